@@ -1,0 +1,156 @@
+"""Option types and enums shared by clients, workflows and activities (Temporal's names and defaults)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
+
+__all__ = [
+    "RetryPolicy",
+    "TimeoutType",
+    "RetryState",
+    "WorkflowExecutionStatus",
+    "EventType",
+    "PendingActivityState",
+]
+
+
+class TimeoutType(enum.IntEnum):
+    """Which timeout fired (values match the proto enum)."""
+
+    START_TO_CLOSE = message_pb2.TIMEOUT_TYPE_START_TO_CLOSE
+    SCHEDULE_TO_START = message_pb2.TIMEOUT_TYPE_SCHEDULE_TO_START
+    SCHEDULE_TO_CLOSE = message_pb2.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE
+    HEARTBEAT = message_pb2.TIMEOUT_TYPE_HEARTBEAT
+
+
+class RetryState(enum.IntEnum):
+    """Why retrying stopped (values match the proto enum)."""
+
+    IN_PROGRESS = message_pb2.RETRY_STATE_IN_PROGRESS
+    NON_RETRYABLE_FAILURE = message_pb2.RETRY_STATE_NON_RETRYABLE_FAILURE
+    TIMEOUT = message_pb2.RETRY_STATE_TIMEOUT
+    MAXIMUM_ATTEMPTS_REACHED = message_pb2.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED
+    RETRY_POLICY_NOT_SET = message_pb2.RETRY_STATE_RETRY_POLICY_NOT_SET
+    INTERNAL_SERVER_ERROR = message_pb2.RETRY_STATE_INTERNAL_SERVER_ERROR
+    CANCEL_REQUESTED = message_pb2.RETRY_STATE_CANCEL_REQUESTED
+
+
+class WorkflowExecutionStatus(enum.IntEnum):
+    """Status of a workflow execution (values match the proto enum)."""
+
+    RUNNING = request_response_pb2.WORKFLOW_EXECUTION_STATUS_RUNNING
+    COMPLETED = request_response_pb2.WORKFLOW_EXECUTION_STATUS_COMPLETED
+    FAILED = request_response_pb2.WORKFLOW_EXECUTION_STATUS_FAILED
+    CANCELED = request_response_pb2.WORKFLOW_EXECUTION_STATUS_CANCELED
+    TERMINATED = request_response_pb2.WORKFLOW_EXECUTION_STATUS_TERMINATED
+    CONTINUED_AS_NEW = request_response_pb2.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
+    TIMED_OUT = request_response_pb2.WORKFLOW_EXECUTION_STATUS_TIMED_OUT
+
+
+class PendingActivityState(enum.IntEnum):
+    """State of a pending activity in ``describe()``."""
+
+    SCHEDULED = request_response_pb2.PENDING_ACTIVITY_STATE_SCHEDULED
+    STARTED = request_response_pb2.PENDING_ACTIVITY_STATE_STARTED
+    CANCEL_REQUESTED = request_response_pb2.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+
+
+# Event types keep Temporal's names without the proto prefix: EventType.ACTIVITY_TASK_STARTED.
+EventType = enum.IntEnum(  # type: ignore[misc]
+    "EventType",
+    {
+        name.removeprefix("EVENT_TYPE_"): value
+        for name, value in history_pb2.EventType.items()
+        if value != history_pb2.EVENT_TYPE_UNSPECIFIED
+    },
+    module=__name__,
+)
+EventType.__doc__ = "Type of a history event; ``.name`` is Temporal's name, e.g. ``ACTIVITY_TASK_STARTED``."
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How an activity (or workflow) is retried. Defaults are Temporal's.
+
+    Args:
+        initial_interval: wait before the first retry (default 1 s).
+        backoff_coefficient: each wait is the previous one times this (default 2.0, must be >= 1).
+        maximum_interval: cap on the wait (default 100 x initial_interval).
+        maximum_attempts: attempts in all, 0 = unlimited (default 0).
+        non_retryable_error_types: ``ApplicationError`` types (exception class names) never retried.
+    """
+
+    initial_interval: timedelta = timedelta(seconds=1)
+    backoff_coefficient: float = 2.0
+    maximum_interval: timedelta | None = None
+    maximum_attempts: int = 0
+    non_retryable_error_types: Sequence[str] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the bad field."""
+        if self.initial_interval <= timedelta(0):
+            raise ValueError(f"RetryPolicy.initial_interval must be positive, got {self.initial_interval}")
+        if self.backoff_coefficient < 1.0:
+            raise ValueError(
+                f"RetryPolicy.backoff_coefficient must be >= 1.0, got {self.backoff_coefficient}"
+            )
+        if self.maximum_interval is not None and self.maximum_interval < self.initial_interval:
+            raise ValueError(
+                f"RetryPolicy.maximum_interval ({self.maximum_interval}) must be >= initial_interval "
+                f"({self.initial_interval})"
+            )
+        if self.maximum_attempts < 0:
+            raise ValueError(f"RetryPolicy.maximum_attempts must be >= 0 (0 = unlimited), got {self.maximum_attempts}")
+        if isinstance(self.non_retryable_error_types, str):
+            raise ValueError("RetryPolicy.non_retryable_error_types must be a list of type names, not a string")
+
+    def to_proto(self) -> message_pb2.RetryPolicy:
+        return message_pb2.RetryPolicy(
+            initial_interval=duration_to_proto(self.initial_interval),
+            backoff_coefficient=self.backoff_coefficient,
+            maximum_interval=duration_to_proto(self.maximum_interval or self.initial_interval * 100),
+            maximum_attempts=self.maximum_attempts,
+            non_retryable_error_types=list(self.non_retryable_error_types),
+        )
+
+    @staticmethod
+    def from_proto(proto: message_pb2.RetryPolicy) -> RetryPolicy:
+        return RetryPolicy(
+            initial_interval=proto.initial_interval.ToTimedelta(),
+            backoff_coefficient=proto.backoff_coefficient,
+            maximum_interval=proto.maximum_interval.ToTimedelta() if proto.HasField("maximum_interval") else None,
+            maximum_attempts=proto.maximum_attempts,
+            non_retryable_error_types=tuple(proto.non_retryable_error_types),
+        )
+
+
+def duration_to_proto(value: timedelta | None) -> duration_pb2.Duration | None:
+    """``timedelta`` to ``Duration`` (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    proto = duration_pb2.Duration()
+    proto.FromTimedelta(value)
+    return proto
+
+
+def timestamp_to_proto(value: datetime) -> timestamp_pb2.Timestamp:
+    proto = timestamp_pb2.Timestamp()
+    proto.FromDatetime(value)
+    return proto
+
+
+def timestamp_from_proto(proto: timestamp_pb2.Timestamp) -> datetime | None:
+    """``Timestamp`` to an aware UTC ``datetime``; an unset timestamp is ``None``."""
+    if proto.seconds == 0 and proto.nanos == 0:
+        return None
+    return proto.ToDatetime(tzinfo=UTC)

@@ -1,0 +1,48 @@
+"""Names and defaults shared by every part of rayflow (one place, so nothing hard-codes them twice)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+#: Ray namespace holding the service actors unless the caller picks another.
+DEFAULT_RAY_NAMESPACE = "rayflow"
+#: rayflow namespace (isolation of workflow ids) used when none is given.
+DEFAULT_NAMESPACE = "default"
+#: Data directory of the embedded SQLite store, overridden by ``RAYFLOW_DATA_DIR``.
+DEFAULT_DATA_DIR = ".rayflow"
+DATA_DIR_ENV = "RAYFLOW_DATA_DIR"
+
+#: Number of history shards; fixed when a data directory is created.
+DEFAULT_NUM_SHARDS = 4
+#: Number of Matching actors hosting all task-queue partitions.
+DEFAULT_NUM_MATCHING = 1
+#: Partitions of a task queue unless configured per queue.
+DEFAULT_TASK_QUEUE_PARTITIONS = 4
+
+#: Actor names inside the Ray namespace.
+HISTORY_ACTOR_NAME = "rayflow-history-{index}"
+MATCHING_ACTOR_NAME = "rayflow-matching-{index}"
+
+#: File names inside the data directory.
+METADATA_DB_FILE = "cluster.db"
+SHARD_DB_FILE = "shard-{index}.db"
+
+#: SQLite table names (one place, read by the schema and the queries).
+TABLE_SHARDS = "shards"
+TABLE_EXECUTIONS = "executions"
+TABLE_CURRENT_EXECUTIONS = "current_executions"
+TABLE_HISTORY = "history_events"
+TABLE_METADATA = "cluster_metadata"
+
+#: Workflow task start-to-close timeout (Temporal's default).
+DEFAULT_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
+#: How long a task waits on a replica's sticky queue before going back to the normal queue.
+DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT = timedelta(seconds=10)
+#: A long poll returns empty after this long, so pollers re-check their state.
+LONG_POLL_TIMEOUT_S = 20.0
+#: Backoff cap for retried workflow tasks.
+MAX_WORKFLOW_TASK_BACKOFF_S = 10.0
+#: How long a stopped worker waits for running tasks before its replicas are killed.
+DEFAULT_GRACEFUL_SHUTDOWN_S = 10.0
+#: How long a Worker waits for Ray to place its replicas before it reports what is missing.
+DEFAULT_PLACEMENT_TIMEOUT_S = 60.0

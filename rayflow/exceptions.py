@@ -1,0 +1,184 @@
+"""The rayflow error tree (one shallow tree, Temporal's names).
+
+``RayflowError`` is the root. ``FailureError`` and its subclasses are failures that travel through
+history (they convert to and from the ``Failure`` proto); the others are raised by the client or the
+worker to the code that called them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from rayflow.common import RetryState, TimeoutType
+
+__all__ = [
+    "RayflowError",
+    "FailureError",
+    "ApplicationError",
+    "ActivityError",
+    "CancelledError",
+    "TerminatedError",
+    "TimeoutError",
+    "ServerError",
+    "WorkflowFailureError",
+    "WorkflowAlreadyStartedError",
+    "WorkflowNotFoundError",
+    "NondeterminismError",
+    "PayloadError",
+    "ServiceUnavailableError",
+]
+
+
+class RayflowError(Exception):
+    """Base of every error rayflow raises."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class FailureError(RayflowError):
+    """A failure that is recorded in history and can cross processes.
+
+    Attributes:
+        failure: the ``Failure`` proto this error was built from, if any.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.failure: Any = None
+
+    @property
+    def cause(self) -> BaseException | None:
+        return self.__cause__
+
+
+class ApplicationError(FailureError):
+    """An error raised by user code, with a type used by retry policies.
+
+    Args:
+        message: what went wrong.
+        *details: JSON-able or picklable values carried with the error.
+        type: the error type matched against ``RetryPolicy.non_retryable_error_types``; defaults to
+            the class name of the exception that was converted (for plain raises) or ``None``.
+        non_retryable: never retry this error, whatever the retry policy says.
+        next_retry_delay: override the retry policy's interval for the next attempt.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *details: Any,
+        type: str | None = None,
+        non_retryable: bool = False,
+        next_retry_delay: timedelta | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.details: Sequence[Any] = details
+        self.type = type
+        self.non_retryable = non_retryable
+        self.next_retry_delay = next_retry_delay
+
+
+class CancelledError(FailureError):
+    """The workflow, activity or timer was cancelled."""
+
+    def __init__(self, message: str = "cancelled", *details: Any) -> None:
+        super().__init__(message)
+        self.details: Sequence[Any] = details
+
+
+class TerminatedError(FailureError):
+    """The workflow was terminated."""
+
+
+class TimeoutError(FailureError):  # noqa: A001 - Temporal's name, on purpose
+    """A timeout fired.
+
+    Attributes:
+        type: which timeout (``TimeoutType``).
+        last_heartbeat_details: the details of the last heartbeat of a timed-out activity.
+    """
+
+    def __init__(
+        self, message: str, *, type: TimeoutType | None, last_heartbeat_details: Sequence[Any] = ()
+    ) -> None:
+        super().__init__(message)
+        self.type = type
+        self.last_heartbeat_details = last_heartbeat_details
+
+
+class ServerError(FailureError):
+    """A failure produced by the service itself (e.g. a task that could not be run)."""
+
+    def __init__(self, message: str, *, non_retryable: bool = False) -> None:
+        super().__init__(message)
+        self.non_retryable = non_retryable
+
+
+class ActivityError(FailureError):
+    """An activity failed for good; ``cause`` says why (``ApplicationError``, ``TimeoutError``, ...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scheduled_event_id: int,
+        started_event_id: int,
+        identity: str,
+        activity_type: str,
+        activity_id: str,
+        retry_state: RetryState | None,
+    ) -> None:
+        super().__init__(message)
+        self.scheduled_event_id = scheduled_event_id
+        self.started_event_id = started_event_id
+        self.identity = identity
+        self.activity_type = activity_type
+        self.activity_id = activity_id
+        self.retry_state = retry_state
+
+
+class WorkflowFailureError(RayflowError):
+    """Raised by ``handle.result()`` when the workflow did not complete; ``cause`` says how it ended."""
+
+    def __init__(self, *, cause: BaseException) -> None:
+        super().__init__(f"Workflow execution failed: {cause}")
+        self.__cause__ = cause
+
+    @property
+    def cause(self) -> BaseException:
+        assert self.__cause__ is not None
+        return self.__cause__
+
+
+class WorkflowAlreadyStartedError(RayflowError):
+    """A workflow with this id is already running."""
+
+    def __init__(self, workflow_id: str, workflow_type: str, run_id: str | None = None) -> None:
+        super().__init__(
+            f"Workflow execution already started: workflow id {workflow_id!r} is running "
+            f"(run id {run_id}); wait for it to close, use another id, or get a handle to it with "
+            f"client.get_workflow_handle({workflow_id!r})"
+        )
+        self.workflow_id = workflow_id
+        self.workflow_type = workflow_type
+        self.run_id = run_id
+
+
+class WorkflowNotFoundError(RayflowError):
+    """No workflow execution with this id (and run id) exists in the namespace."""
+
+
+class NondeterminismError(RayflowError):
+    """Workflow code issued different commands on replay than the history recorded."""
+
+
+class PayloadError(RayflowError, TypeError):
+    """A value could not be converted to or from a payload (e.g. an argument that cannot be serialized)."""
+
+
+class ServiceUnavailableError(RayflowError):
+    """The rayflow service could not be reached (not started, or its actors are gone)."""

@@ -1,0 +1,294 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from rayflow.proto.rayflow.v1 import command_pb2 as _command_pb2
+from rayflow.proto.rayflow.v1 import history_pb2 as _history_pb2
+from rayflow.proto.rayflow.v1 import message_pb2 as _message_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class WorkflowExecutionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORKFLOW_EXECUTION_STATUS_UNSPECIFIED: _ClassVar[WorkflowExecutionStatus]
+    WORKFLOW_EXECUTION_STATUS_RUNNING: _ClassVar[WorkflowExecutionStatus]
+    WORKFLOW_EXECUTION_STATUS_COMPLETED: _ClassVar[WorkflowExecutionStatus]
+    WORKFLOW_EXECUTION_STATUS_FAILED: _ClassVar[WorkflowExecutionStatus]
+    WORKFLOW_EXECUTION_STATUS_CANCELED: _ClassVar[WorkflowExecutionStatus]
+    WORKFLOW_EXECUTION_STATUS_TERMINATED: _ClassVar[WorkflowExecutionStatus]
+    WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW: _ClassVar[WorkflowExecutionStatus]
+    WORKFLOW_EXECUTION_STATUS_TIMED_OUT: _ClassVar[WorkflowExecutionStatus]
+
+class PendingActivityState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PENDING_ACTIVITY_STATE_UNSPECIFIED: _ClassVar[PendingActivityState]
+    PENDING_ACTIVITY_STATE_SCHEDULED: _ClassVar[PendingActivityState]
+    PENDING_ACTIVITY_STATE_STARTED: _ClassVar[PendingActivityState]
+    PENDING_ACTIVITY_STATE_CANCEL_REQUESTED: _ClassVar[PendingActivityState]
+
+class TaskQueueType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TASK_QUEUE_TYPE_UNSPECIFIED: _ClassVar[TaskQueueType]
+    TASK_QUEUE_TYPE_WORKFLOW: _ClassVar[TaskQueueType]
+    TASK_QUEUE_TYPE_ACTIVITY: _ClassVar[TaskQueueType]
+WORKFLOW_EXECUTION_STATUS_UNSPECIFIED: WorkflowExecutionStatus
+WORKFLOW_EXECUTION_STATUS_RUNNING: WorkflowExecutionStatus
+WORKFLOW_EXECUTION_STATUS_COMPLETED: WorkflowExecutionStatus
+WORKFLOW_EXECUTION_STATUS_FAILED: WorkflowExecutionStatus
+WORKFLOW_EXECUTION_STATUS_CANCELED: WorkflowExecutionStatus
+WORKFLOW_EXECUTION_STATUS_TERMINATED: WorkflowExecutionStatus
+WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW: WorkflowExecutionStatus
+WORKFLOW_EXECUTION_STATUS_TIMED_OUT: WorkflowExecutionStatus
+PENDING_ACTIVITY_STATE_UNSPECIFIED: PendingActivityState
+PENDING_ACTIVITY_STATE_SCHEDULED: PendingActivityState
+PENDING_ACTIVITY_STATE_STARTED: PendingActivityState
+PENDING_ACTIVITY_STATE_CANCEL_REQUESTED: PendingActivityState
+TASK_QUEUE_TYPE_UNSPECIFIED: TaskQueueType
+TASK_QUEUE_TYPE_WORKFLOW: TaskQueueType
+TASK_QUEUE_TYPE_ACTIVITY: TaskQueueType
+
+class StartWorkflowExecutionRequest(_message.Message):
+    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "identity", "request_id", "retry_policy")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_EXECUTION_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_RUN_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_TASK_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    input: _message_pb2.Payloads
+    workflow_execution_timeout: _duration_pb2.Duration
+    workflow_run_timeout: _duration_pb2.Duration
+    workflow_task_timeout: _duration_pb2.Duration
+    identity: str
+    request_id: str
+    retry_policy: _message_pb2.RetryPolicy
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ...) -> None: ...
+
+class StartWorkflowExecutionResponse(_message.Message):
+    __slots__ = ("run_id", "started")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    started: bool
+    def __init__(self, run_id: _Optional[str] = ..., started: _Optional[bool] = ...) -> None: ...
+
+class PendingActivityInfo(_message.Message):
+    __slots__ = ("activity_id", "activity_type", "state", "heartbeat_details", "last_heartbeat_time", "last_started_time", "attempt", "maximum_attempts", "scheduled_time", "expiration_time", "last_failure", "last_worker_identity")
+    ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTIVITY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_STARTED_TIME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    LAST_WORKER_IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    activity_id: str
+    activity_type: str
+    state: PendingActivityState
+    heartbeat_details: _message_pb2.Payloads
+    last_heartbeat_time: _timestamp_pb2.Timestamp
+    last_started_time: _timestamp_pb2.Timestamp
+    attempt: int
+    maximum_attempts: int
+    scheduled_time: _timestamp_pb2.Timestamp
+    expiration_time: _timestamp_pb2.Timestamp
+    last_failure: _message_pb2.Failure
+    last_worker_identity: str
+    def __init__(self, activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., state: _Optional[_Union[PendingActivityState, str]] = ..., heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempt: _Optional[int] = ..., maximum_attempts: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., last_worker_identity: _Optional[str] = ...) -> None: ...
+
+class PendingWorkflowTaskInfo(_message.Message):
+    __slots__ = ("scheduled_event_id", "started_event_id", "attempt", "scheduled_time", "started_time", "task_queue", "last_failure")
+    SCHEDULED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    STARTED_TIME_FIELD_NUMBER: _ClassVar[int]
+    TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    scheduled_event_id: int
+    started_event_id: int
+    attempt: int
+    scheduled_time: _timestamp_pb2.Timestamp
+    started_time: _timestamp_pb2.Timestamp
+    task_queue: str
+    last_failure: _message_pb2.Failure
+    def __init__(self, scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
+
+class WorkflowExecutionInfo(_message.Message):
+    __slots__ = ("execution", "workflow_type", "start_time", "close_time", "status", "history_length", "task_queue", "first_execution_run_id", "sticky_task_queue")
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_EXECUTION_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STICKY_TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    execution: _message_pb2.WorkflowExecution
+    workflow_type: str
+    start_time: _timestamp_pb2.Timestamp
+    close_time: _timestamp_pb2.Timestamp
+    status: WorkflowExecutionStatus
+    history_length: int
+    task_queue: str
+    first_execution_run_id: str
+    sticky_task_queue: str
+    def __init__(self, execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[WorkflowExecutionStatus, str]] = ..., history_length: _Optional[int] = ..., task_queue: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ...) -> None: ...
+
+class DescribeWorkflowExecutionResponse(_message.Message):
+    __slots__ = ("workflow_execution_info", "pending_activities", "pending_workflow_task")
+    WORKFLOW_EXECUTION_INFO_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ACTIVITIES_FIELD_NUMBER: _ClassVar[int]
+    PENDING_WORKFLOW_TASK_FIELD_NUMBER: _ClassVar[int]
+    workflow_execution_info: WorkflowExecutionInfo
+    pending_activities: _containers.RepeatedCompositeFieldContainer[PendingActivityInfo]
+    pending_workflow_task: PendingWorkflowTaskInfo
+    def __init__(self, workflow_execution_info: _Optional[_Union[WorkflowExecutionInfo, _Mapping]] = ..., pending_activities: _Optional[_Iterable[_Union[PendingActivityInfo, _Mapping]]] = ..., pending_workflow_task: _Optional[_Union[PendingWorkflowTaskInfo, _Mapping]] = ...) -> None: ...
+
+class PollWorkflowTaskQueueResponse(_message.Message):
+    __slots__ = ("task_token", "workflow_execution", "workflow_type", "previous_started_event_id", "started_event_id", "attempt", "history", "scheduled_time", "started_time", "task_queue", "namespace")
+    TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STARTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    STARTED_TIME_FIELD_NUMBER: _ClassVar[int]
+    TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    task_token: bytes
+    workflow_execution: _message_pb2.WorkflowExecution
+    workflow_type: str
+    previous_started_event_id: int
+    started_event_id: int
+    attempt: int
+    history: _history_pb2.History
+    scheduled_time: _timestamp_pb2.Timestamp
+    started_time: _timestamp_pb2.Timestamp
+    task_queue: str
+    namespace: str
+    def __init__(self, task_token: _Optional[bytes] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., previous_started_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., history: _Optional[_Union[_history_pb2.History, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+
+class RespondWorkflowTaskCompletedRequest(_message.Message):
+    __slots__ = ("task_token", "commands", "identity", "sticky_task_queue", "sticky_schedule_to_start_timeout")
+    TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    STICKY_TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    STICKY_SCHEDULE_TO_START_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    task_token: bytes
+    commands: _containers.RepeatedCompositeFieldContainer[_command_pb2.Command]
+    identity: str
+    sticky_task_queue: str
+    sticky_schedule_to_start_timeout: _duration_pb2.Duration
+    def __init__(self, task_token: _Optional[bytes] = ..., commands: _Optional[_Iterable[_Union[_command_pb2.Command, _Mapping]]] = ..., identity: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RespondWorkflowTaskFailedRequest(_message.Message):
+    __slots__ = ("task_token", "cause", "failure", "identity")
+    TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    task_token: bytes
+    cause: _history_pb2.WorkflowTaskFailedCause
+    failure: _message_pb2.Failure
+    identity: str
+    def __init__(self, task_token: _Optional[bytes] = ..., cause: _Optional[_Union[_history_pb2.WorkflowTaskFailedCause, str]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
+
+class PollActivityTaskQueueResponse(_message.Message):
+    __slots__ = ("task_token", "workflow_namespace", "workflow_type", "workflow_execution", "activity_type", "activity_id", "input", "heartbeat_details", "scheduled_time", "current_attempt_scheduled_time", "started_time", "attempt", "schedule_to_close_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "task_queue")
+    TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    ACTIVITY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_ATTEMPT_SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    STARTED_TIME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_TO_CLOSE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    START_TO_CLOSE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
+    TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    task_token: bytes
+    workflow_namespace: str
+    workflow_type: str
+    workflow_execution: _message_pb2.WorkflowExecution
+    activity_type: str
+    activity_id: str
+    input: _message_pb2.Payloads
+    heartbeat_details: _message_pb2.Payloads
+    scheduled_time: _timestamp_pb2.Timestamp
+    current_attempt_scheduled_time: _timestamp_pb2.Timestamp
+    started_time: _timestamp_pb2.Timestamp
+    attempt: int
+    schedule_to_close_timeout: _duration_pb2.Duration
+    start_to_close_timeout: _duration_pb2.Duration
+    heartbeat_timeout: _duration_pb2.Duration
+    retry_policy: _message_pb2.RetryPolicy
+    task_queue: str
+    def __init__(self, task_token: _Optional[bytes] = ..., workflow_namespace: _Optional[str] = ..., workflow_type: _Optional[str] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., activity_type: _Optional[str] = ..., activity_id: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_attempt_scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempt: _Optional[int] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., task_queue: _Optional[str] = ...) -> None: ...
+
+class RespondActivityTaskCompletedRequest(_message.Message):
+    __slots__ = ("task_token", "result", "identity")
+    TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    task_token: bytes
+    result: _message_pb2.Payloads
+    identity: str
+    def __init__(self, task_token: _Optional[bytes] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
+
+class RespondActivityTaskFailedRequest(_message.Message):
+    __slots__ = ("task_token", "failure", "identity", "last_heartbeat_details")
+    TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    task_token: bytes
+    failure: _message_pb2.Failure
+    identity: str
+    last_heartbeat_details: _message_pb2.Payloads
+    def __init__(self, task_token: _Optional[bytes] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., identity: _Optional[str] = ..., last_heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+
+class RecordActivityTaskHeartbeatRequest(_message.Message):
+    __slots__ = ("task_token", "details", "identity")
+    TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    task_token: bytes
+    details: _message_pb2.Payloads
+    identity: str
+    def __init__(self, task_token: _Optional[bytes] = ..., details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
+
+class RecordActivityTaskHeartbeatResponse(_message.Message):
+    __slots__ = ("cancel_requested",)
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    cancel_requested: bool
+    def __init__(self, cancel_requested: _Optional[bool] = ...) -> None: ...
