@@ -1,0 +1,159 @@
+"""The Store interface and its records (internal).
+
+Each history shard is the single writer of its executions. It calls ``acquire_shard`` when it
+starts, which bumps the shard's ownership counter (``range_id``), and passes that counter to every
+``write``: a write whose counter is no longer the stored one fails with ``ShardOwnershipLostError``
+and changes nothing, so a stale shard actor (one that Ray restarted elsewhere) cannot corrupt
+history. Payloads, events and mutable state are opaque bytes here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from rayflow.exceptions import RayflowError
+
+__all__ = [
+    "NUM_SHARDS_KEY",
+    "STATUS_RUNNING",
+    "CurrentExecution",
+    "ExecutionConflictError",
+    "ExecutionRecord",
+    "ExecutionWrite",
+    "ShardOwnershipLostError",
+    "Store",
+]
+
+#: ``WorkflowExecutionStatus.RUNNING``: the only open status (kept as an int, the store is proto-agnostic).
+STATUS_RUNNING = 1
+#: Metadata key under which ``init_cluster`` keeps the shard count.
+NUM_SHARDS_KEY = "num_shards"
+
+
+class ShardOwnershipLostError(RayflowError):
+    """Another owner acquired the shard since this one did (its ``range_id`` is stale); nothing was written."""
+
+
+class ExecutionConflictError(RayflowError):
+    """The write contradicts stored executions (an open run with this workflow id, an existing event id,
+    or an update of an execution that does not exist); nothing of the call was written."""
+
+
+@dataclass
+class ExecutionWrite:
+    """One change to one execution, part of an atomic ``Store.write``.
+
+    Attributes:
+        state: the serialized mutable state (replaces the stored one).
+        status: ``WorkflowExecutionStatus`` value (1 = RUNNING).
+        next_event_id: the id the next appended event will get.
+        new_events: ``(event_id, serialized HistoryEvent)`` pairs to append.
+        create: insert a new execution and make it the current run of ``(namespace, workflow_id)``;
+            fails with ``ExecutionConflictError`` while that workflow id has an open current run.
+        workflow_type, task_queue, start_time, close_time: kept for listing (times in epoch seconds;
+            on updates, empty or zero values keep the stored ones).
+        request_id: the start request id, kept on the current-execution row (for idempotent starts).
+    """
+
+    namespace: str
+    workflow_id: str
+    run_id: str
+    state: bytes
+    status: int
+    next_event_id: int
+    new_events: list[tuple[int, bytes]] = field(default_factory=list)
+    create: bool = False
+    workflow_type: str = ""
+    task_queue: str = ""
+    start_time: float = 0.0
+    close_time: float = 0.0
+    request_id: str = ""
+
+
+@dataclass
+class ExecutionRecord:
+    """A stored execution: its mutable state and the fields the shard needs without decoding it."""
+
+    namespace: str
+    workflow_id: str
+    run_id: str
+    state: bytes
+    status: int
+    next_event_id: int
+
+
+@dataclass
+class CurrentExecution:
+    """The current (latest started) run of a workflow id."""
+
+    run_id: str
+    status: int
+    request_id: str
+
+
+class Store(ABC):
+    """Durable storage of cluster metadata, shard ownership, executions and their histories.
+
+    Every method is a coroutine that never blocks the event loop. A ``write`` that returned has been
+    committed; one that raised wrote nothing.
+    """
+
+    # -- cluster metadata -------------------------------------------------------------------------
+    @abstractmethod
+    async def init_cluster(self, num_shards: int) -> int:
+        """Fix the shard count on first use and return the stored one (later arguments are ignored)."""
+
+    @abstractmethod
+    async def get_metadata(self, key: str) -> bytes | None:
+        """The value stored under ``key``, or ``None``."""
+
+    @abstractmethod
+    async def put_metadata(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key`` (replacing any previous value)."""
+
+    # -- shards -----------------------------------------------------------------------------------
+    @abstractmethod
+    async def acquire_shard(self, shard_id: int) -> int:
+        """Atomically bump and return the shard's ownership counter (1 on first acquisition)."""
+
+    # -- executions -------------------------------------------------------------------------------
+    @abstractmethod
+    async def write(self, shard_id: int, range_id: int, writes: list[ExecutionWrite]) -> None:
+        """Apply ``writes`` atomically, if ``range_id`` is still the shard's ownership counter.
+
+        Raises:
+            ShardOwnershipLostError: the shard was acquired by another owner (nothing written).
+            ExecutionConflictError: a create while the workflow id has an open run, an event id that
+                already exists, or an update of a missing execution (nothing written).
+        """
+
+    @abstractmethod
+    async def get_execution(
+        self, shard_id: int, namespace: str, workflow_id: str, run_id: str
+    ) -> ExecutionRecord | None:
+        """The stored execution, or ``None``."""
+
+    @abstractmethod
+    async def get_current_execution(self, shard_id: int, namespace: str, workflow_id: str) -> CurrentExecution | None:
+        """The current run of ``(namespace, workflow_id)``, or ``None`` if it never ran on this shard."""
+
+    @abstractmethod
+    async def list_open_executions(self, shard_id: int) -> list[ExecutionRecord]:
+        """Every execution of the shard whose status is RUNNING, oldest start first."""
+
+    @abstractmethod
+    async def read_history(
+        self,
+        shard_id: int,
+        namespace: str,
+        workflow_id: str,
+        run_id: str,
+        first_event_id: int = 1,
+        last_event_id: int | None = None,
+    ) -> list[bytes]:
+        """Serialized events with ``first_event_id <= event_id <= last_event_id``, in event id order."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections and threads; the store cannot be used afterwards."""
