@@ -1,0 +1,152 @@
+"""Client of the Matching actors: the only place that knows placement (internal).
+
+A partition ``(namespace, task_queue, task_queue_type, partition)`` lives on Matching actor
+``blake2b(...) % num_matching`` (a process-stable hash: never Python's ``hash()``). History shards add
+tasks through this client and worker replicas poll through it; each call goes to a random partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+
+from rayflow import constants
+from rayflow.proto.rayflow.v1 import internal_pb2, request_response_pb2
+from rayflow.service._ray_calls import call, get_named_actor
+from rayflow.service.config import ServiceConfig
+
+#: ``describe_task_queue`` keys, by task queue type.
+TASK_QUEUE_TYPES = {
+    "workflow": request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW,
+    "activity": request_response_pb2.TASK_QUEUE_TYPE_ACTIVITY,
+}
+
+
+def actor_index(namespace: str, task_queue: str, task_queue_type: int, partition: int, num_matching: int) -> int:
+    """The Matching actor hosting a partition."""
+    key = f"{namespace}\x00{task_queue}\x00{int(task_queue_type)}\x00{partition}".encode()
+    # blake2b, not crc32: crc32 is linear, so names differing in one character (partitions 0..3) often
+    # share its low bits and would all land on the same actor.
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % num_matching
+
+
+def _empty_partition(partition: int) -> dict[str, Any]:
+    return {"partition": partition, "backlog": 0, "backlog_age_s": 0.0, "backlog_by_label": {}, "pollers": []}
+
+
+class MatchingClient:
+    """Routes adds and polls to the partitions of a task queue, and the partitions to their actors.
+
+    Args:
+        config: the service layout (``num_matching``, partitions per queue, Ray namespace).
+        handles: the Matching actors in index order; default: looked up by name when first needed.
+    """
+
+    def __init__(self, config: ServiceConfig, handles: Sequence[ray.actor.ActorHandle] | None = None) -> None:
+        self.config = config
+        self._handles: list[ray.actor.ActorHandle | None] = list(handles) if handles else [None] * config.num_matching
+        if len(self._handles) != config.num_matching:
+            raise ValueError(f"got {len(self._handles)} Matching actor handles for num_matching={config.num_matching}")
+
+    # -- placement ---------------------------------------------------------------------------
+    def actor_index(self, namespace: str, task_queue: str, task_queue_type: int, partition: int) -> int:
+        return actor_index(namespace, task_queue, task_queue_type, partition, self.config.num_matching)
+
+    def handle(self, index: int) -> ray.actor.ActorHandle:
+        handle = self._handles[index]
+        if handle is None:
+            handle = get_named_actor(self.config.matching_actor_name(index), self.config.ray_namespace)
+            self._handles[index] = handle
+        return handle
+
+    def actor_for(self, namespace: str, task_queue: str, task_queue_type: int, partition: int) -> ray.actor.ActorHandle:
+        return self.handle(self.actor_index(namespace, task_queue, task_queue_type, partition))
+
+    def pick_partition(self, task_queue: str) -> int:
+        """A random partition of the queue (sticky queues have only partition 0)."""
+        return random.randrange(self.config.partitions_of(task_queue))
+
+    # -- calls -------------------------------------------------------------------------------
+    async def add_task(self, task: internal_pb2.MatchingTask) -> None:
+        """Hand a task to a random partition of its queue (Matching dedupes repeats of a dispatch)."""
+        partition = self.pick_partition(task.task_queue)
+        handle = self.actor_for(task.namespace, task.task_queue, task.task_queue_type, partition)
+        await call(handle.add_task.remote(task.SerializeToString(), partition), "add a task to its task queue")
+
+    async def poll(
+        self,
+        namespace: str,
+        task_queue: str,
+        task_queue_type: int,
+        poller: dict[str, Any],
+        timeout_s: float = constants.LONG_POLL_TIMEOUT_S,
+    ) -> bytes | None:
+        """Long-poll a random partition; the serialized poll response, or None after ``timeout_s``.
+
+        ``poller``: ``{"identity", "poller_id", "labels": [...], "accept_unlabelled": bool}``; the poller
+        id must be unique per poller (``cancel_polls`` answers its polls with None for a few seconds after).
+        """
+        partition = self.pick_partition(task_queue)
+        handle = self.actor_for(namespace, task_queue, task_queue_type, partition)
+        return await call(
+            handle.poll.remote(namespace, task_queue, int(task_queue_type), partition, dict(poller), timeout_s),
+            "poll a task queue",
+        )
+
+    async def cancel_polls(self, poller_id: str) -> None:
+        """Make this poller's outstanding polls return None now, on every Matching actor."""
+        await asyncio.gather(
+            *(
+                call(self.handle(i).cancel_polls.remote(poller_id), "cancel polls")
+                for i in range(self.config.num_matching)
+            )
+        )
+
+    async def describe_task_queue(self, namespace: str, task_queue: str) -> dict[str, list[dict[str, Any]]]:
+        """Every partition of both queues of that name: ``{"workflow": [...], "activity": [...]}``.
+
+        Each entry: ``partition``, ``backlog``, ``backlog_age_s``, ``backlog_by_label`` (``""`` =
+        unlabelled) and ``pollers`` (``identity``, ``poller_id``, ``labels``, ``last_access_time``).
+        """
+        partitions = range(self.config.partitions_of(task_queue))
+        result: dict[str, list[dict[str, Any]]] = {}
+        for name, queue_type in TASK_QUEUE_TYPES.items():
+            indexes = sorted({self.actor_index(namespace, task_queue, queue_type, p) for p in partitions})
+            answers = await asyncio.gather(
+                *(
+                    call(self.handle(i).describe.remote(namespace, task_queue, queue_type), "describe a task queue")
+                    for i in indexes
+                )
+            )
+            found: dict[int, dict[str, Any]] = {}
+            for answer in answers:
+                found.update(answer)
+            result[name] = [found.get(p) or _empty_partition(p) for p in partitions]
+        return result
+
+
+def create_matching_actors(config: ServiceConfig, **actor_kwargs: Any) -> list[ray.actor.ActorHandle]:
+    """Create (or find) the detached, named Matching actors of the service.
+
+    ``actor_kwargs`` go to ``MatchingActor``'s constructor (e.g. ``record_started="echo"`` in tests).
+    """
+    from rayflow.service.matching.actor import MatchingActor  # lazy: actor.py imports this module
+
+    return [
+        MatchingActor.options(
+            name=config.matching_actor_name(i),
+            namespace=config.ray_namespace,
+            lifetime="detached",
+            get_if_exists=True,
+            max_restarts=-1,
+            max_task_retries=-1,
+            num_cpus=0,
+            max_concurrency=10000,
+        ).remote(config, i, **actor_kwargs)
+        for i in range(config.num_matching)
+    ]
