@@ -1,0 +1,203 @@
+"""Building commands, and matching them against the command events history recorded (internal).
+
+Each command a workflow task answers with becomes one event, written right after the task's
+WORKFLOW_TASK_COMPLETED in the same order. On replay the code must issue the same commands again: a
+command and its event match when their types correspond and their identity (activity type and id,
+timer id, marker name) is equal.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rayflow._runtime import ActivityRequest
+from rayflow.common import duration_to_proto
+from rayflow.converter import DataConverter
+from rayflow.exceptions import PayloadError
+from rayflow.proto.rayflow.v1 import command_pb2, history_pb2, message_pb2
+
+__all__ = [
+    "COMMAND_EVENT_TYPES",
+    "cancel_timer",
+    "complete_workflow",
+    "describe_command",
+    "describe_event",
+    "fail_workflow",
+    "matches",
+    "schedule_activity",
+    "start_timer",
+]
+
+Command = command_pb2.Command
+HistoryEvent = history_pb2.HistoryEvent
+
+#: The event each command type becomes once the service accepts it.
+EVENT_FOR_COMMAND: dict[int, int] = {
+    command_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: history_pb2.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    command_pb2.COMMAND_TYPE_START_TIMER: history_pb2.EVENT_TYPE_TIMER_STARTED,
+    command_pb2.COMMAND_TYPE_CANCEL_TIMER: history_pb2.EVENT_TYPE_TIMER_CANCELED,
+    command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    command_pb2.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    command_pb2.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    command_pb2.COMMAND_TYPE_RECORD_MARKER: history_pb2.EVENT_TYPE_MARKER_RECORDED,
+    command_pb2.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: (
+        history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    ),
+    command_pb2.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: (
+        history_pb2.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    ),
+    command_pb2.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: (
+        history_pb2.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED
+    ),
+    command_pb2.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: (
+        history_pb2.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED
+    ),
+}
+
+#: Events that record a command; each must match the next command the code issued.
+COMMAND_EVENT_TYPES = frozenset(EVENT_FOR_COMMAND.values()) | {
+    history_pb2.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+}
+
+_COMMAND_NAMES = {
+    command_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: "ScheduleActivityTask",
+    command_pb2.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: "RequestCancelActivityTask",
+    command_pb2.COMMAND_TYPE_START_TIMER: "StartTimer",
+    command_pb2.COMMAND_TYPE_CANCEL_TIMER: "CancelTimer",
+    command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: "CompleteWorkflowExecution",
+    command_pb2.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: "FailWorkflowExecution",
+    command_pb2.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: "CancelWorkflowExecution",
+    command_pb2.COMMAND_TYPE_RECORD_MARKER: "RecordMarker",
+    command_pb2.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: "ContinueAsNewWorkflowExecution",
+    command_pb2.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: "StartChildWorkflowExecution",
+    command_pb2.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: "SignalExternalWorkflowExecution",
+    command_pb2.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: "RequestCancelExternalWorkflowExecution",
+}
+
+
+# -- building -----------------------------------------------------------------------------------------
+
+
+def schedule_activity(
+    request: ActivityRequest, *, activity_id: str, default_task_queue: str, data_converter: DataConverter
+) -> Command:
+    """A ScheduleActivityTask command; raises ``PayloadError`` when an argument cannot be encoded."""
+    try:
+        payloads = data_converter.to_payloads(list(request.args))
+    except PayloadError as err:
+        raise PayloadError(f"Activity {request.activity_type}: cannot encode its arguments: {err}") from err.__cause__
+    attrs = command_pb2.ScheduleActivityTaskCommandAttributes(
+        activity_id=activity_id,
+        activity_type=request.activity_type,
+        task_queue=request.task_queue or default_task_queue,
+        input=payloads,
+        schedule_to_close_timeout=duration_to_proto(request.schedule_to_close_timeout),
+        schedule_to_start_timeout=duration_to_proto(request.schedule_to_start_timeout),
+        start_to_close_timeout=duration_to_proto(request.start_to_close_timeout),
+        heartbeat_timeout=duration_to_proto(request.heartbeat_timeout),
+        retry_policy=request.retry_policy.to_proto() if request.retry_policy is not None else None,
+        resource_label=request.resource_label or "",
+    )
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK, schedule_activity_task_command_attributes=attrs
+    )
+
+
+def start_timer(timer_id: str, seconds: float) -> Command:
+    """A StartTimer command firing after ``seconds``."""
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_START_TIMER,
+        start_timer_command_attributes=command_pb2.StartTimerCommandAttributes(
+            timer_id=timer_id, start_to_fire_timeout=duration_to_proto(timedelta(seconds=seconds))
+        ),
+    )
+
+
+def cancel_timer(timer_id: str) -> Command:
+    """A CancelTimer command."""
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_CANCEL_TIMER,
+        cancel_timer_command_attributes=command_pb2.CancelTimerCommandAttributes(timer_id=timer_id),
+    )
+
+
+def complete_workflow(result: message_pb2.Payloads) -> Command:
+    """A CompleteWorkflowExecution command carrying the encoded result."""
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+        complete_workflow_execution_command_attributes=command_pb2.CompleteWorkflowExecutionCommandAttributes(
+            result=result
+        ),
+    )
+
+
+def fail_workflow(failure: message_pb2.Failure) -> Command:
+    """A FailWorkflowExecution command carrying the failure."""
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+        fail_workflow_execution_command_attributes=command_pb2.FailWorkflowExecutionCommandAttributes(failure=failure),
+    )
+
+
+# -- matching ----------------------------------------------------------------------------------------
+
+
+def matches(command: Command, event: HistoryEvent) -> bool:
+    """True when ``event`` records ``command``: corresponding types and the same identity."""
+    if EVENT_FOR_COMMAND.get(command.command_type) != event.event_type:
+        return False
+    kind = command.command_type
+    if kind == command_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
+        cmd_attrs = command.schedule_activity_task_command_attributes
+        ev_attrs = event.activity_task_scheduled_event_attributes
+        return cmd_attrs.activity_type == ev_attrs.activity_type and cmd_attrs.activity_id == ev_attrs.activity_id
+    if kind == command_pb2.COMMAND_TYPE_START_TIMER:
+        return command.start_timer_command_attributes.timer_id == event.timer_started_event_attributes.timer_id
+    if kind == command_pb2.COMMAND_TYPE_CANCEL_TIMER:
+        return command.cancel_timer_command_attributes.timer_id == event.timer_canceled_event_attributes.timer_id
+    if kind == command_pb2.COMMAND_TYPE_RECORD_MARKER:
+        return (
+            command.record_marker_command_attributes.marker_name == event.marker_recorded_event_attributes.marker_name
+        )
+    return True
+
+
+def describe_command(command: Command) -> str:
+    """A command for error messages, e.g. ``ScheduleActivityTask activity 'a' (id 1)``."""
+    kind = command.command_type
+    name = _COMMAND_NAMES.get(
+        kind, command_pb2.CommandType.Name(kind) if kind in command_pb2.CommandType.values() else str(kind)
+    )
+    if kind == command_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
+        attrs = command.schedule_activity_task_command_attributes
+        return f"{name} activity {attrs.activity_type!r} (id {attrs.activity_id})"
+    if kind == command_pb2.COMMAND_TYPE_START_TIMER:
+        return f"{name} timer (id {command.start_timer_command_attributes.timer_id})"
+    if kind == command_pb2.COMMAND_TYPE_CANCEL_TIMER:
+        return f"{name} timer (id {command.cancel_timer_command_attributes.timer_id})"
+    if kind == command_pb2.COMMAND_TYPE_RECORD_MARKER:
+        return f"{name} {command.record_marker_command_attributes.marker_name!r}"
+    return name
+
+
+def describe_event(event: HistoryEvent) -> str:
+    """An event for error messages, e.g. ``ACTIVITY_TASK_SCHEDULED activity 'b' (id 1)``."""
+    kind = event.event_type
+    name = event_type_name(kind)
+    if kind == history_pb2.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        attrs = event.activity_task_scheduled_event_attributes
+        return f"{name} activity {attrs.activity_type!r} (id {attrs.activity_id})"
+    if kind == history_pb2.EVENT_TYPE_TIMER_STARTED:
+        return f"{name} timer (id {event.timer_started_event_attributes.timer_id})"
+    if kind == history_pb2.EVENT_TYPE_TIMER_CANCELED:
+        return f"{name} timer (id {event.timer_canceled_event_attributes.timer_id})"
+    if kind == history_pb2.EVENT_TYPE_MARKER_RECORDED:
+        return f"{name} {event.marker_recorded_event_attributes.marker_name!r}"
+    return name
+
+
+def event_type_name(kind: int) -> str:
+    """Temporal's name of an event type, e.g. ``TIMER_FIRED``."""
+    if kind in history_pb2.EventType.values():
+        return history_pb2.EventType.Name(kind).removeprefix("EVENT_TYPE_")
+    return f"event type {kind}"

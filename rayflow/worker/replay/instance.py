@@ -1,0 +1,241 @@
+"""One workflow run in a worker: history in, commands out, on a deterministic event loop (internal).
+
+``WorkflowInstance.apply(events)`` follows Temporal's model. History splits into workflow tasks at
+each WORKFLOW_TASK_STARTED. Input events (the start, activity results, fired timers, signals) wait as
+jobs until a task delivers them. A task that completed in the past (its WORKFLOW_TASK_STARTED is
+followed by WORKFLOW_TASK_COMPLETED) is re-run in replay mode; a task that failed or timed out is
+skipped and its jobs go to the next one; the last task, whose WORKFLOW_TASK_STARTED ends the events,
+runs live and its commands are returned. The command events written after each WORKFLOW_TASK_COMPLETED
+are matched one by one against the commands the code issued; any difference is a nondeterminism
+error, which fails the workflow task (never the workflow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from rayflow.common import timestamp_from_proto
+from rayflow.converter import DataConverter
+from rayflow.exceptions import NondeterminismError, PayloadError
+from rayflow.proto.rayflow.v1 import command_pb2, history_pb2
+from rayflow.worker.replay import commands, jobs
+from rayflow.worker.replay.runtime import PendingCommand, WorkflowRuntimeImpl
+
+__all__ = ["ActivationResult", "WorkflowInstance"]
+
+HistoryEvent = history_pb2.HistoryEvent
+
+
+@dataclass
+class ActivationResult:
+    """What a workflow task answers.
+
+    Attributes:
+        commands: the commands to send with RespondWorkflowTaskCompleted (empty on task failure).
+        task_failure: when set, fail the workflow task with it instead (RespondWorkflowTaskFailed) and
+            evict the instance.
+        task_failure_cause: a ``WorkflowTaskFailedCause``: NON_DETERMINISTIC_ERROR for nondeterminism,
+            WORKFLOW_WORKER_UNHANDLED_FAILURE for other failures, UNSPECIFIED when there is none.
+    """
+
+    commands: list[command_pb2.Command] = field(default_factory=list)
+    task_failure: BaseException | None = None
+    task_failure_cause: int = history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED
+
+
+class WorkflowInstance(WorkflowRuntimeImpl):
+    """A workflow run: its object, its event loop and its position in history.
+
+    Args:
+        definition: the ``@workflow.defn`` class's definition (or the class itself).
+        namespace: the namespace of the run.
+        workflow_id: the workflow id.
+        run_id: the run id (seeds ``workflow.random()``).
+        workflow_type: the workflow type name.
+        task_queue: the workflow's task queue (the default activity task queue).
+        data_converter: converts arguments, results and failures (default ``DataConverter.default``).
+    """
+
+    def __init__(
+        self,
+        definition: Any,
+        *,
+        namespace: str,
+        workflow_id: str,
+        run_id: str,
+        workflow_type: str,
+        task_queue: str,
+        data_converter: DataConverter = DataConverter.default,
+    ) -> None:
+        super().__init__(
+            definition,
+            namespace=namespace,
+            workflow_id=workflow_id,
+            run_id=run_id,
+            workflow_type=workflow_type,
+            task_queue=task_queue,
+            data_converter=data_converter,
+        )
+        self._next_event_id = 1
+        self._last_started_event_id = 0
+        self._answered_task = False  # the last activation ran live; its WORKFLOW_TASK_COMPLETED is next
+        self._pending_jobs: list[HistoryEvent] = []
+        self._unmatched: collections.deque[PendingCommand] = collections.deque()
+
+    # -- the worker's API -----------------------------------------------------------------------------
+
+    @property
+    def next_event_id(self) -> int:
+        """The id of the first event the next ``apply`` must start with."""
+        return self._next_event_id
+
+    @property
+    def last_started_event_id(self) -> int:
+        """The WORKFLOW_TASK_STARTED event id of the last task run (0 before any)."""
+        return self._last_started_event_id
+
+    @property
+    def is_completed(self) -> bool:
+        """The code issued CompleteWorkflowExecution or FailWorkflowExecution."""
+        return self._completed
+
+    def apply(self, events: Sequence[HistoryEvent]) -> ActivationResult:
+        """Apply new history events and run the workflow task they end with.
+
+        Args:
+            events: the whole history on a fresh instance, else the events after those already applied;
+                the last one is the WORKFLOW_TASK_STARTED of the task to answer.
+
+        Raises:
+            ValueError: the events do not continue this instance's history (evict it and replay).
+        """
+        events = list(events)
+        self._check_continues(events)
+        live: list[PendingCommand] = []
+        try:
+            for index, event in enumerate(events):
+                self._next_event_id = event.event_id + 1
+                following = events[index + 1] if index + 1 < len(events) else None
+                kind = event.event_type
+                if kind in commands.COMMAND_EVENT_TYPES:
+                    self._match(event)
+                elif kind in jobs.JOB_EVENT_TYPES:
+                    self._pending_jobs.append(event)
+                elif kind == history_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                    self._check_all_recorded(event)
+                    if following is None:
+                        live = self._activate(event, replaying=False)
+                        self._answered_task = True
+                    elif following.event_type == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                        self._activate(event, replaying=True)
+                    # else it failed or timed out: its jobs stay pending for the next task
+                elif kind == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                    self._answered_task = False
+                if self._task_failure is not None:
+                    break
+        except (NondeterminismError, PayloadError) as err:
+            self._record_task_failure(err)
+        if self._task_failure is not None:
+            return ActivationResult(task_failure=self._task_failure, task_failure_cause=self._task_failure_cause)
+        return ActivationResult(commands=[pending.command for pending in live])
+
+    def close(self) -> None:
+        """Drop the workflow's coroutines quietly (on eviction); the instance cannot be used after."""
+        if self._loop_closed:
+            return
+        self._loop_closed = True
+        with self._running():
+            for task in asyncio.all_tasks(self):
+                task._log_destroy_pending = False  # type: ignore[attr-defined]
+                try:
+                    task.get_coro().close()  # runs `finally` blocks; they may not await
+                except BaseException:  # the code is being dropped, and its errors with it
+                    pass
+        self._ready.clear()
+        self._conditions.clear()
+        self._timers.clear()
+        self._activities.clear()
+        self._unmatched.clear()
+        self._pending_jobs.clear()
+
+    # -- history --------------------------------------------------------------------------------------
+
+    def _check_continues(self, events: list[HistoryEvent]) -> None:
+        evict = "evict this instance and replay the full history on a new one"
+        if self._loop_closed:
+            raise ValueError(f"this workflow instance was closed; {evict}")
+        if self._task_failure is not None:
+            raise ValueError(f"this workflow instance failed its last workflow task ({self._task_failure!r}); {evict}")
+        if not events:
+            raise ValueError("apply() needs at least the WORKFLOW_TASK_STARTED event of the task to run")
+        first = events[0]
+        if first.event_id != self._next_event_id:
+            raise ValueError(
+                f"the events start at event {first.event_id} but event {self._next_event_id} is next; {evict}"
+            )
+        for previous, event in pairwise(events):
+            if event.event_id != previous.event_id + 1:
+                raise ValueError(
+                    f"history is not consecutive: event {event.event_id} follows event {previous.event_id}"
+                )
+        if first.event_id == 1 and first.event_type != history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            raise ValueError(
+                f"a history starts with WORKFLOW_EXECUTION_STARTED, not {commands.event_type_name(first.event_type)}"
+            )
+        if self._answered_task and first.event_type != history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            raise ValueError(
+                f"the workflow task this instance answered (started at event {self._last_started_event_id}) was not "
+                f"completed: event {first.event_id} is {commands.event_type_name(first.event_type)}; {evict}"
+            )
+
+    def _match(self, event: HistoryEvent) -> None:
+        if not self._unmatched:
+            raise self._nondeterminism(
+                f"history has {commands.describe_event(event)} at event {event.event_id} but the workflow code "
+                f"issued no command for it"
+            )
+        pending = self._unmatched.popleft()
+        if not commands.matches(pending.command, event):
+            raise self._nondeterminism(
+                f"history has {commands.describe_event(event)} at event {event.event_id} but the workflow code "
+                f"issued {commands.describe_command(pending.command)}"
+            )
+        if pending.on_recorded is not None:
+            pending.on_recorded(event)
+
+    def _check_all_recorded(self, started: HistoryEvent) -> None:
+        if self._unmatched:
+            raise self._nondeterminism(
+                f"the workflow code issued {commands.describe_command(self._unmatched[0].command)} but history has "
+                f"no event for it before the workflow task started at event {started.event_id}"
+            )
+
+    # -- activations -------------------------------------------------------------------------------
+
+    def _activate(self, started: HistoryEvent, *, replaying: bool) -> list[PendingCommand]:
+        """Deliver the pending jobs and run the code until it waits; return the commands it issued."""
+        self._now = timestamp_from_proto(started.event_time) or self._now
+        self._replaying = replaying
+        self._last_started_event_id = started.event_id
+        pending_jobs, self._pending_jobs = self._pending_jobs, []
+        self._activation_commands = []
+        try:
+            with self._running():
+                for job in pending_jobs:
+                    if self._stopped():
+                        break
+                    self._apply_job(job)
+                while not self._stopped():
+                    self._run_ready(self._stopped)
+                    if self._stopped() or not self._check_conditions():
+                        break
+            issued = [pending for pending in self._activation_commands if not pending.dropped]
+        finally:
+            self._activation_commands = None
+        self._unmatched.extend(issued)
+        return issued

@@ -1,0 +1,474 @@
+"""Authoring API for workflows (Temporal Python SDK names and meanings).
+
+A workflow is a class decorated ``@workflow.defn`` with one ``async`` method decorated
+``@workflow.run``. Its code must be deterministic: it is replayed from history after a crash or an
+eviction, so it must take time, randomness and ids from ``workflow.now()``, ``workflow.random()`` and
+``workflow.uuid4()``, and do side effects only in activities::
+
+    @workflow.defn
+    class Greeting:
+        @workflow.run
+        async def run(self, name: str) -> str:
+            return await workflow.execute_activity(
+                compose_greeting, name, start_to_close_timeout=timedelta(seconds=10)
+            )
+
+``asyncio.sleep``, ``asyncio.wait_for``, ``asyncio.gather`` and tasks work in workflow code; sleeps and
+timeouts are durable timers recorded in history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random as _random
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NoReturn, TypeVar, overload
+
+from rayflow import _runtime
+from rayflow.common import RetryPolicy
+from rayflow.exceptions import NondeterminismError
+
+__all__ = [
+    "ActivityHandle",
+    "Info",
+    "NondeterminismError",
+    "defn",
+    "execute_activity",
+    "get_definition",
+    "info",
+    "now",
+    "random",
+    "run",
+    "sleep",
+    "start_activity",
+    "time",
+    "unsafe",
+    "uuid4",
+    "wait_condition",
+]
+
+ClassType = TypeVar("ClassType", bound=type)
+CallableType = TypeVar("CallableType", bound=Callable[..., Any])
+
+_DEFINITION_ATTR = "__rayflow_workflow_definition__"
+_RUN_ATTR = "__rayflow_workflow_run__"
+_ACTIVITY_DEFINITION_ATTR = "__rayflow_activity_definition__"
+_NO_ARG: Any = object()
+
+
+# -- definitions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """What ``@workflow.defn`` attaches to a workflow class.
+
+    Attributes:
+        name: the workflow type (the class name unless ``defn(name=...)``).
+        cls: the workflow class; the worker instantiates it with no arguments.
+        run_method_name: the name of its ``@workflow.run`` method.
+    """
+
+    name: str
+    cls: type
+    run_method_name: str
+
+    @property
+    def run_fn(self) -> Callable[..., Any]:
+        """The unbound ``@workflow.run`` method."""
+        return getattr(self.cls, self.run_method_name)
+
+
+@overload
+def defn(cls: ClassType) -> ClassType: ...
+
+
+@overload
+def defn(*, name: str | None = None) -> Callable[[ClassType], ClassType]: ...
+
+
+def defn(cls: ClassType | None = None, *, name: str | None = None) -> Any:
+    """Mark a class as a workflow definition.
+
+    Use as ``@workflow.defn`` or ``@workflow.defn(name="Other")``. The class must define exactly one
+    ``async`` method decorated ``@workflow.run`` and be constructible with no arguments.
+
+    Args:
+        cls: the class (when used without parentheses).
+        name: the workflow type clients start it by (default: the class name).
+
+    Raises:
+        ValueError: the class has no ``@workflow.run`` method, or more than one, or the name is empty.
+    """
+
+    def decorate(cls: ClassType) -> ClassType:
+        if not inspect.isclass(cls):
+            raise TypeError(f"@workflow.defn decorates a class, got {cls!r}")
+        run_names = sorted({attr for klass in cls.__mro__ for attr, value in vars(klass).items() if _is_run(value)})
+        if len(run_names) != 1:
+            found = f"found {len(run_names)}: {', '.join(run_names)}" if run_names else "found none"
+            raise ValueError(
+                f"Workflow class {cls.__qualname__} must have exactly one method decorated @workflow.run "
+                f"({found}); decorate the single `async def` entry point with @workflow.run"
+            )
+        type_name = cls.__name__ if name is None else name
+        if not isinstance(type_name, str) or not type_name:
+            raise ValueError(f"Workflow class {cls.__qualname__}: name must be a non-empty string, got {name!r}")
+        definition = _Definition(name=type_name, cls=cls, run_method_name=run_names[0])
+        setattr(cls, _DEFINITION_ATTR, definition)
+        run_fn = vars(cls).get(run_names[0])
+        if run_fn is not None:
+            # Lets get_definition(Greeting.run) find the class without importing it by qualname.
+            setattr(run_fn, _DEFINITION_ATTR, definition)
+        return cls
+
+    if cls is not None:
+        return decorate(cls)
+    return decorate
+
+
+def run(fn: CallableType) -> CallableType:
+    """Mark the ``async`` method that runs the workflow; its return value is the workflow's result.
+
+    Raises:
+        ValueError: the method is not ``async def``.
+    """
+    if not inspect.iscoroutinefunction(fn):
+        raise ValueError(
+            f"@workflow.run method {getattr(fn, '__qualname__', fn)!r} must be `async def` (workflow code "
+            f"runs on rayflow's event loop)"
+        )
+    setattr(fn, _RUN_ATTR, True)
+    return fn
+
+
+def _is_run(value: Any) -> bool:
+    return callable(value) and getattr(value, _RUN_ATTR, False) is True
+
+
+def get_definition(cls_or_run_method: Any) -> _Definition:
+    """The definition of a ``@workflow.defn`` class, given the class or its ``@workflow.run`` method.
+
+    Clients pass the unbound method (``client.start_workflow(Greeting.run, ...)``); the class is found
+    through the definition ``@workflow.defn`` attached to that method.
+
+    Raises:
+        ValueError: the argument is neither a workflow class nor its run method.
+    """
+    target = cls_or_run_method
+    if isinstance(target, _Definition):
+        return target
+    if inspect.isclass(target):
+        definition = vars(target).get(_DEFINITION_ATTR)
+    else:
+        target = getattr(target, "__func__", target)  # a bound run method
+        definition = getattr(target, _DEFINITION_ATTR, None)
+    if not isinstance(definition, _Definition):
+        raise ValueError(
+            f"{getattr(cls_or_run_method, '__qualname__', cls_or_run_method)!r} is not a workflow: pass a class "
+            f"decorated @workflow.defn or its @workflow.run method"
+        )
+    return definition
+
+
+# -- information and determinism helpers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Info:
+    """Who the running workflow is (``workflow.info()``).
+
+    Attributes:
+        namespace: its namespace.
+        workflow_id: its workflow id.
+        run_id: the id of this run.
+        workflow_type: its workflow type name.
+        task_queue: the task queue its workflow tasks go to.
+        attempt: the workflow retry attempt, from 1.
+        first_execution_run_id: the run id of the first run of its retry/continue-as-new chain.
+        start_time: when this run started (``None`` until its start event is applied).
+        execution_timeout: the workflow execution timeout (``None``: unlimited).
+        run_timeout: the workflow run timeout (``None``: unlimited).
+        task_timeout: the workflow task timeout (``None``: the service's default).
+    """
+
+    namespace: str
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    attempt: int = 1
+    first_execution_run_id: str | None = None
+    start_time: datetime | None = None
+    execution_timeout: timedelta | None = None
+    run_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
+
+
+def info() -> Info:
+    """Information about the running workflow."""
+    return _runtime.current("workflow.info()").workflow_info()
+
+
+def now() -> datetime:
+    """The workflow's current time: an aware UTC datetime, the start time of the current workflow task.
+
+    It is the same on every replay and does not move while a task runs.
+    """
+    return _runtime.current("workflow.now()").workflow_now()
+
+
+def time() -> float:
+    """``workflow.now()`` as seconds since the epoch (the clock ``asyncio`` uses in workflow code)."""
+    return _runtime.current("workflow.time()").workflow_now().timestamp()
+
+
+def random() -> _random.Random:
+    """A ``random.Random`` seeded from the run id: it gives the same numbers on every replay.
+
+    Use it instead of the ``random`` module (whose numbers change on replay).
+    """
+    return _runtime.current("workflow.random()").workflow_random()
+
+
+def uuid4() -> uuid.UUID:
+    """A version-4 UUID drawn from ``workflow.random()``: the same on every replay."""
+    rng = _runtime.current("workflow.uuid4()").workflow_random()
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+class unsafe:  # noqa: N801 - Temporal's name: workflow.unsafe.is_replaying()
+    """Helpers whose result differs between the first run and a replay; use them with care."""
+
+    @staticmethod
+    def is_replaying() -> bool:
+        """True while the code re-runs a workflow task already recorded in history (e.g. to skip logging)."""
+        return _runtime.current("workflow.unsafe.is_replaying()").workflow_is_replaying()
+
+
+# -- timers and conditions -------------------------------------------------------------------------
+
+
+async def sleep(duration: float | timedelta) -> None:
+    """Sleep on a durable timer: the workflow may be evicted, or its worker die, and still wake on time.
+
+    ``asyncio.sleep`` in workflow code does the same.
+
+    Args:
+        duration: seconds, or a ``timedelta``; 0 only yields to other workflow tasks.
+
+    Raises:
+        ValueError: the duration is negative.
+    """
+    runtime = _runtime.current("workflow.sleep()")
+    seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
+    if seconds < 0:
+        _fail(runtime, ValueError(f"workflow.sleep(): duration must not be negative, got {duration!r}"))
+    await runtime.workflow_sleep(seconds)
+
+
+async def wait_condition(fn: Callable[[], bool], *, timeout: float | timedelta | None = None) -> None:  # noqa: ASYNC109 - Temporal's API
+    """Wait until ``fn()`` returns true; it is checked each time workflow code has run.
+
+    Args:
+        fn: a fast, side-effect-free check of workflow state.
+        timeout: give up after this long (a durable timer); ``None`` (default) waits forever.
+
+    Raises:
+        asyncio.TimeoutError: the timeout passed first.
+    """
+    runtime = _runtime.current("workflow.wait_condition()")
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    await runtime.workflow_wait_condition(fn, seconds)
+
+
+# -- activities ------------------------------------------------------------------------------------------
+
+
+class ActivityHandle(asyncio.Future):
+    """The pending result of an activity started with ``workflow.start_activity``; await it for the result.
+
+    Awaiting raises ``ActivityError`` (its ``cause`` says why) when the activity failed for good.
+    ``cancel()`` currently only cancels this future in the workflow: the activity itself keeps running
+    and its result is ignored (requesting cancellation from the service comes later).
+
+    Attributes:
+        activity_id: the activity id recorded in history.
+        activity_type: the activity's name.
+    """
+
+    def __init__(self, *, loop: asyncio.AbstractEventLoop, activity_id: str, activity_type: str) -> None:
+        super().__init__(loop=loop)
+        self.activity_id = activity_id
+        self.activity_type = activity_type
+
+
+def start_activity(
+    activity: Callable[..., Any] | str,
+    arg: Any = _NO_ARG,
+    *,
+    args: Sequence[Any] = (),
+    task_queue: str | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    schedule_to_start_timeout: timedelta | None = None,
+    start_to_close_timeout: timedelta | None = None,
+    heartbeat_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    activity_id: str | None = None,
+    resource_label: str | None = None,
+) -> ActivityHandle:
+    """Schedule an activity and return a handle to await its result.
+
+    Args:
+        activity: a function decorated ``@activity.defn``, or an activity name.
+        arg: the single argument, for activities that take one (use ``args`` for several).
+        args: the arguments (default none).
+        task_queue: the activity task queue (default: the workflow's task queue).
+        schedule_to_close_timeout: total time allowed, retries included (default unlimited).
+        schedule_to_start_timeout: time an attempt may wait in the queue (default unlimited).
+        start_to_close_timeout: time one attempt may run (default: schedule_to_close_timeout). One of
+            start_to_close_timeout and schedule_to_close_timeout is required.
+        heartbeat_timeout: longest gap between heartbeats (default: no heartbeats required).
+        retry_policy: how failed attempts are retried (default: ``RetryPolicy()``, unlimited attempts).
+        activity_id: the id recorded in history (default: the activity's sequence number in this run).
+        resource_label: run only on workers advertising this label, e.g. ``"gpu"`` (default: the label
+            given to ``@activity.defn``, else any worker).
+
+    Raises:
+        ValueError: no timeout bounds the activity, or the arguments are inconsistent. This also fails
+            the workflow task (not the workflow), so deploying fixed code lets the workflow continue.
+    """
+    runtime = _runtime.current("workflow.start_activity()")
+    try:
+        request = _activity_request(
+            activity,
+            arg,
+            args=args,
+            task_queue=task_queue,
+            schedule_to_close_timeout=schedule_to_close_timeout,
+            schedule_to_start_timeout=schedule_to_start_timeout,
+            start_to_close_timeout=start_to_close_timeout,
+            heartbeat_timeout=heartbeat_timeout,
+            retry_policy=retry_policy,
+            activity_id=activity_id,
+            resource_label=resource_label,
+        )
+    except (TypeError, ValueError) as err:
+        _fail(runtime, err)
+    return runtime.workflow_start_activity(request)
+
+
+async def execute_activity(
+    activity: Callable[..., Any] | str,
+    arg: Any = _NO_ARG,
+    *,
+    args: Sequence[Any] = (),
+    task_queue: str | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    schedule_to_start_timeout: timedelta | None = None,
+    start_to_close_timeout: timedelta | None = None,
+    heartbeat_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    activity_id: str | None = None,
+    resource_label: str | None = None,
+) -> Any:
+    """Run an activity and return its result: ``await start_activity(...)``; same arguments.
+
+    Raises:
+        ActivityError: the activity failed for good; ``cause`` is the ``ApplicationError``,
+            ``TimeoutError`` or ``CancelledError`` that ended it.
+        ValueError: as ``start_activity``.
+    """
+    return await start_activity(
+        activity,
+        arg,
+        args=args,
+        task_queue=task_queue,
+        schedule_to_close_timeout=schedule_to_close_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout,
+        start_to_close_timeout=start_to_close_timeout,
+        heartbeat_timeout=heartbeat_timeout,
+        retry_policy=retry_policy,
+        activity_id=activity_id,
+        resource_label=resource_label,
+    )
+
+
+def _activity_request(
+    activity: Callable[..., Any] | str,
+    arg: Any,
+    *,
+    args: Sequence[Any],
+    task_queue: str | None,
+    schedule_to_close_timeout: timedelta | None,
+    schedule_to_start_timeout: timedelta | None,
+    start_to_close_timeout: timedelta | None,
+    heartbeat_timeout: timedelta | None,
+    retry_policy: RetryPolicy | None,
+    activity_id: str | None,
+    resource_label: str | None,
+) -> _runtime.ActivityRequest:
+    name, default_label = _activity_name(activity)
+    if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
+        raise TypeError(f"Activity {name}: args must be a list or tuple of arguments, got {type(args).__name__}")
+    if arg is not _NO_ARG:
+        if args:
+            raise ValueError(f"Activity {name}: pass one positional argument or args=[...], not both")
+        args = (arg,)
+    if start_to_close_timeout is None and schedule_to_close_timeout is None:
+        raise ValueError(
+            f"Activity {name}: start_to_close_timeout or schedule_to_close_timeout is required, e.g. "
+            f"execute_activity({name}, ..., start_to_close_timeout=timedelta(minutes=5))"
+        )
+    for field_name, value in (
+        ("schedule_to_close_timeout", schedule_to_close_timeout),
+        ("schedule_to_start_timeout", schedule_to_start_timeout),
+        ("start_to_close_timeout", start_to_close_timeout),
+        ("heartbeat_timeout", heartbeat_timeout),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, timedelta):
+            raise TypeError(f"Activity {name}: {field_name} must be a timedelta, got {type(value).__name__}")
+        if value <= timedelta(0):
+            raise ValueError(f"Activity {name}: {field_name} must be positive, got {value}")
+    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+        raise TypeError(f"Activity {name}: retry_policy must be a RetryPolicy, got {type(retry_policy).__name__}")
+    if activity_id is not None and (not isinstance(activity_id, str) or not activity_id):
+        raise ValueError(f"Activity {name}: activity_id must be a non-empty string, got {activity_id!r}")
+    return _runtime.ActivityRequest(
+        activity_type=name,
+        args=tuple(args),
+        task_queue=task_queue,
+        schedule_to_close_timeout=schedule_to_close_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout,
+        start_to_close_timeout=start_to_close_timeout,
+        heartbeat_timeout=heartbeat_timeout,
+        retry_policy=retry_policy,
+        activity_id=activity_id,
+        resource_label=resource_label if resource_label is not None else default_label,
+    )
+
+
+def _activity_name(activity: Callable[..., Any] | str) -> tuple[str, str | None]:
+    """The activity's name and default resource label (from ``@activity.defn``, when decorated)."""
+    if isinstance(activity, str):
+        if not activity:
+            raise ValueError("Activity name must not be empty")
+        return activity, None
+    definition = getattr(activity, _ACTIVITY_DEFINITION_ATTR, None)
+    name = getattr(definition, "name", None) or getattr(activity, "__name__", None)
+    if not callable(activity) or not isinstance(name, str) or not name:
+        raise TypeError(f"Activity must be a function decorated @activity.defn or an activity name, got {activity!r}")
+    label = getattr(definition, "resource_label", None)
+    return name, label if isinstance(label, str) and label else None
+
+
+def _fail(runtime: _runtime.WorkflowRuntime, error: BaseException) -> NoReturn:
+    """Record a misuse of the API as a workflow task failure, then raise it in the calling code."""
+    runtime.workflow_fail_task(error)
+    raise error
