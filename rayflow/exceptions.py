@@ -31,8 +31,19 @@ __all__ = [
 ]
 
 
+def _restore_error(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
 class RayflowError(Exception):
     """Base of every error rayflow raises."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross processes (Ray actors): rebuild them without re-running custom __init__s.
+        return _restore_error, (type(self), self.args, self.__dict__)
 
     @property
     def message(self) -> str:

@@ -1,0 +1,1 @@
+"""History service (internal): shards that own workflow executions and their event histories."""

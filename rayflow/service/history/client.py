@@ -1,0 +1,106 @@
+"""Client of the history shards: the only place that maps a workflow id to its shard."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+import ray
+
+from rayflow.proto.rayflow.v1 import internal_pb2, request_response_pb2
+from rayflow.service._ray_calls import call, get_named_actor
+from rayflow.service.config import ServiceConfig
+
+
+def shard_of(namespace: str, workflow_id: str, num_shards: int) -> int:
+    """The shard owning (namespace, workflow_id): a process-stable hash modulo the shard count."""
+    return zlib.crc32(f"{namespace}/{workflow_id}".encode()) % num_shards
+
+
+class HistoryClient:
+    """Routes each call to the shard actor that owns the execution."""
+
+    def __init__(self, config: ServiceConfig, handles: Sequence[ray.actor.ActorHandle] | None = None) -> None:
+        self.config = config
+        self._handles: list[ray.actor.ActorHandle | None] = list(handles) if handles else [None] * config.num_shards
+
+    def shard(self, index: int) -> ray.actor.ActorHandle:
+        handle = self._handles[index]
+        if handle is None:
+            handle = get_named_actor(self.config.history_actor_name(index), self.config.ray_namespace)
+            self._handles[index] = handle
+        return handle
+
+    def shard_for(self, namespace: str, workflow_id: str) -> ray.actor.ActorHandle:
+        return self.shard(shard_of(namespace, workflow_id, self.config.num_shards))
+
+    def _for_token(self, task_token: bytes) -> ray.actor.ActorHandle:
+        token = internal_pb2.TaskToken.FromString(task_token)
+        return self.shard_for(token.namespace, token.workflow_id)
+
+    # -- clients ------------------------------------------------------------------------------
+    async def start_workflow(
+        self, request: request_response_pb2.StartWorkflowExecutionRequest
+    ) -> request_response_pb2.StartWorkflowExecutionResponse:
+        shard = self.shard_for(request.namespace, request.workflow_id)
+        data = await call(shard.start_workflow.remote(request.SerializeToString()), "start workflow")
+        return request_response_pb2.StartWorkflowExecutionResponse.FromString(data)
+
+    async def describe(
+        self, namespace: str, workflow_id: str, run_id: str
+    ) -> request_response_pb2.DescribeWorkflowExecutionResponse:
+        shard = self.shard_for(namespace, workflow_id)
+        data = await call(shard.describe.remote(namespace, workflow_id, run_id), "describe workflow")
+        return request_response_pb2.DescribeWorkflowExecutionResponse.FromString(data)
+
+    async def get_history(
+        self, namespace: str, workflow_id: str, run_id: str, first_event_id: int = 1
+    ) -> tuple[str, list[bytes]]:
+        """(run id, serialized events) of a run; an empty run id means the current run."""
+        shard = self.shard_for(namespace, workflow_id)
+        return await call(
+            shard.get_history.remote(namespace, workflow_id, run_id, first_event_id), "fetch history"
+        )
+
+    async def wait_for_close(self, namespace: str, workflow_id: str, run_id: str) -> bytes:
+        """Long-poll until the run closes; returns its serialized closing event."""
+        shard = self.shard_for(namespace, workflow_id)
+        return await call(shard.wait_for_close.remote(namespace, workflow_id, run_id), "get workflow result")
+
+    # -- matching -----------------------------------------------------------------------------
+    async def record_task_started(
+        self, task: internal_pb2.MatchingTask, identity: str, request_id: str
+    ) -> bytes | None:
+        """Record a dispatched task as started; None when the task is stale (drop it)."""
+        shard = self.shard_for(task.namespace, task.workflow_id)
+        return await call(
+            shard.record_task_started.remote(task.SerializeToString(), identity, request_id), "record task started"
+        )
+
+    # -- workers ------------------------------------------------------------------------------
+    async def respond_workflow_task_completed(
+        self, request: request_response_pb2.RespondWorkflowTaskCompletedRequest
+    ) -> None:
+        shard = self._for_token(request.task_token)
+        await call(shard.respond_workflow_task_completed.remote(request.SerializeToString()), "complete workflow task")
+
+    async def respond_workflow_task_failed(self, request: request_response_pb2.RespondWorkflowTaskFailedRequest) -> None:
+        shard = self._for_token(request.task_token)
+        await call(shard.respond_workflow_task_failed.remote(request.SerializeToString()), "fail workflow task")
+
+    async def respond_activity_task_completed(
+        self, request: request_response_pb2.RespondActivityTaskCompletedRequest
+    ) -> None:
+        shard = self._for_token(request.task_token)
+        await call(shard.respond_activity_task_completed.remote(request.SerializeToString()), "complete activity")
+
+    async def respond_activity_task_failed(self, request: request_response_pb2.RespondActivityTaskFailedRequest) -> None:
+        shard = self._for_token(request.task_token)
+        await call(shard.respond_activity_task_failed.remote(request.SerializeToString()), "fail activity")
+
+    async def record_activity_heartbeat(
+        self, request: request_response_pb2.RecordActivityTaskHeartbeatRequest
+    ) -> request_response_pb2.RecordActivityTaskHeartbeatResponse:
+        shard = self._for_token(request.task_token)
+        data = await call(shard.record_activity_heartbeat.remote(request.SerializeToString()), "heartbeat")
+        return request_response_pb2.RecordActivityTaskHeartbeatResponse.FromString(data)

@@ -1,0 +1,98 @@
+"""Validates the commands of a completed workflow task and applies them to the state builder."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rayflow.proto.rayflow.v1 import command_pb2, history_pb2, request_response_pb2
+from rayflow.service.history.mutable_state import ET, StateBuilder
+
+CT = command_pb2
+
+
+class BadCommandError(Exception):
+    """A command the service cannot accept; the workflow task fails with ``cause`` (never the workflow)."""
+
+    def __init__(self, cause: int, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+def apply_commands(
+    builder: StateBuilder, commands: list[command_pb2.Command], completed_event_id: int, identity: str
+) -> None:
+    """Turn each command into its event; raises ``BadCommandError`` (the caller discards the builder)."""
+    for command in commands:
+        if builder.closed:
+            break  # nothing may follow a command that closed the workflow
+        kind = command.command_type
+        if kind == CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
+            attrs = command.schedule_activity_task_command_attributes
+            _validate_activity(builder, attrs)
+            builder.schedule_activity(attrs, completed_event_id)
+        elif kind == CT.COMMAND_TYPE_START_TIMER:
+            attrs = command.start_timer_command_attributes
+            if not attrs.timer_id or attrs.timer_id in builder.state.timers:
+                raise BadCommandError(
+                    history_pb2.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES,
+                    f"StartTimer: timer id {attrs.timer_id!r} is empty or already in use",
+                )
+            if attrs.start_to_fire_timeout.ToTimedelta() <= timedelta(0):
+                raise BadCommandError(
+                    history_pb2.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES,
+                    f"StartTimer {attrs.timer_id!r}: start_to_fire_timeout must be positive",
+                )
+            builder.start_timer(attrs, completed_event_id)
+        elif kind == CT.COMMAND_TYPE_CANCEL_TIMER:
+            builder.cancel_timer(command.cancel_timer_command_attributes.timer_id, completed_event_id, identity)
+        elif kind == CT.COMMAND_TYPE_RECORD_MARKER:
+            attrs = command.record_marker_command_attributes
+            event_attrs = history_pb2.MarkerRecordedEventAttributes(
+                marker_name=attrs.marker_name, workflow_task_completed_event_id=completed_event_id
+            )
+            for key, value in attrs.details.items():
+                event_attrs.details[key].CopyFrom(value)
+            builder.add_event(ET.EVENT_TYPE_MARKER_RECORDED, event_attrs)
+        elif kind == CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+            builder.close(
+                request_response_pb2.WORKFLOW_EXECUTION_STATUS_COMPLETED,
+                ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+                history_pb2.WorkflowExecutionCompletedEventAttributes(
+                    result=command.complete_workflow_execution_command_attributes.result,
+                    workflow_task_completed_event_id=completed_event_id,
+                ),
+            )
+        elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+            builder.close(
+                request_response_pb2.WORKFLOW_EXECUTION_STATUS_FAILED,
+                ET.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+                history_pb2.WorkflowExecutionFailedEventAttributes(
+                    failure=command.fail_workflow_execution_command_attributes.failure,
+                    retry_state=0,
+                    workflow_task_completed_event_id=completed_event_id,
+                ),
+            )
+        else:
+            raise BadCommandError(
+                history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+                f"command {command_pb2.CommandType.Name(kind)} is not supported by this service version",
+            )
+
+
+def _validate_activity(builder: StateBuilder, attrs: command_pb2.ScheduleActivityTaskCommandAttributes) -> None:
+    bad = history_pb2.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
+    if not attrs.activity_type:
+        raise BadCommandError(bad, "ScheduleActivityTask: activity_type is required")
+    if not attrs.activity_id:
+        raise BadCommandError(bad, f"ScheduleActivityTask {attrs.activity_type}: activity_id is required")
+    if any(a.activity_id == attrs.activity_id for a in builder.state.activities.values()):
+        raise BadCommandError(bad, f"ScheduleActivityTask: activity id {attrs.activity_id!r} is already in use")
+    has_start_to_close = attrs.HasField("start_to_close_timeout") and attrs.start_to_close_timeout.ToTimedelta() > timedelta(0)
+    has_schedule_to_close = (
+        attrs.HasField("schedule_to_close_timeout") and attrs.schedule_to_close_timeout.ToTimedelta() > timedelta(0)
+    )
+    if not (has_start_to_close or has_schedule_to_close):
+        raise BadCommandError(
+            bad,
+            f"Activity {attrs.activity_type!r}: start_to_close_timeout or schedule_to_close_timeout is required",
+        )

@@ -1,0 +1,430 @@
+"""Mutable state of one execution and the events that change it (no I/O).
+
+A ``StateBuilder`` works on a copy of the stored ``MutableState``: each method appends the history
+events of one transition and updates the state to match; the shard then writes state and events
+in one atomic store write and, only after it committed, dispatches ``tasks`` to Matching.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from rayflow import constants
+from rayflow.common import timestamp_from_proto
+from rayflow.proto.rayflow.v1 import (
+    command_pb2,
+    history_pb2,
+    internal_pb2,
+    message_pb2,
+    request_response_pb2,
+)
+from rayflow.service.history.retry import with_defaults
+
+ET = history_pb2
+RUNNING = request_response_pb2.WORKFLOW_EXECUTION_STATUS_RUNNING
+
+# Which oneof field holds the attributes of each event type.
+_ATTRIBUTE_FIELDS = {
+    field.message_type.name: field.name
+    for field in history_pb2.HistoryEvent.DESCRIPTOR.oneofs_by_name["attributes"].fields
+}
+
+_OUTCOME_EVENTS = (
+    ET.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    ET.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    ET.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+)
+
+
+def _ts(value: datetime):
+    from google.protobuf import timestamp_pb2
+
+    proto = timestamp_pb2.Timestamp()
+    proto.FromDatetime(value)
+    return proto
+
+
+def new_event(event_type: int, attributes, now: datetime, event_id: int = 0) -> history_pb2.HistoryEvent:
+    event = history_pb2.HistoryEvent(event_id=event_id, event_type=event_type)
+    event.event_time.FromDatetime(now)
+    getattr(event, _ATTRIBUTE_FIELDS[type(attributes).__name__]).CopyFrom(attributes)
+    return event
+
+
+class StateBuilder:
+    """Applies one transition to a copy of an execution's state, collecting events and tasks."""
+
+    def __init__(self, state: internal_pb2.MutableState, now: datetime, *, copy: bool = True) -> None:
+        if copy:
+            copied = internal_pb2.MutableState()
+            copied.CopyFrom(state)
+            state = copied
+        self.state = state
+        self.now = now
+        self.new_events: list[history_pb2.HistoryEvent] = []
+        self.tasks: list[internal_pb2.MatchingTask] = []
+        self.closed = False
+        # Set when the state changed without a new event (e.g. an activity started), so it is written.
+        self.touched = False
+
+    def adopt(self, other: StateBuilder) -> None:
+        """Take over the outcome of a trial builder (used to discard a rejected set of commands)."""
+        self.state = other.state
+        self.new_events = other.new_events
+        self.tasks = other.tasks
+        self.closed = other.closed
+        self.touched = True
+
+    @property
+    def info(self) -> internal_pb2.ExecutionInfo:
+        return self.state.execution_info
+
+    @property
+    def is_open(self) -> bool:
+        return self.info.status == RUNNING
+
+    # -- events -------------------------------------------------------------------------------
+    def add_event(self, event_type: int, attributes) -> history_pb2.HistoryEvent:
+        event = new_event(event_type, attributes, self.now, self.info.next_event_id)
+        self.info.next_event_id += 1
+        self.new_events.append(event)
+        return event
+
+    def add_input_event(self, event_type: int, attributes) -> None:
+        """An event the workflow must see: buffered while a workflow task runs, else appended
+        (scheduling a workflow task if none is pending)."""
+        wft = self.state.workflow_task
+        if wft.started_event_id:
+            self.state.buffered_events.append(new_event(event_type, attributes, self.now))
+            return
+        self.add_event(event_type, attributes)
+        if not wft.scheduled_event_id:
+            self.schedule_workflow_task()
+
+    def flush_buffered_events(self) -> bool:
+        """Append buffered events with real ids (fixing activity started-event references)."""
+        if not self.state.buffered_events:
+            return False
+        started_ids: dict[int, int] = {}
+        for buffered in self.state.buffered_events:
+            event = history_pb2.HistoryEvent()
+            event.CopyFrom(buffered)
+            event.event_id = self.info.next_event_id
+            self.info.next_event_id += 1
+            if event.event_type == ET.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                started_ids[event.activity_task_started_event_attributes.scheduled_event_id] = event.event_id
+            elif event.event_type in _OUTCOME_EVENTS:
+                attrs = getattr(event, event.WhichOneof("attributes"))
+                attrs.started_event_id = started_ids.get(attrs.scheduled_event_id, attrs.started_event_id)
+            self.new_events.append(event)
+        del self.state.buffered_events[:]
+        return True
+
+    # -- start --------------------------------------------------------------------------------
+    @staticmethod
+    def start_execution(
+        request: request_response_pb2.StartWorkflowExecutionRequest, now: datetime
+    ) -> StateBuilder:
+        run_id = str(uuid.uuid4())
+        state = internal_pb2.MutableState()
+        info = state.execution_info
+        info.namespace = request.namespace
+        info.workflow_id = request.workflow_id
+        info.run_id = run_id
+        info.workflow_type = request.workflow_type
+        info.task_queue = request.task_queue
+        info.status = RUNNING
+        info.start_time.FromDatetime(now)
+        info.first_execution_run_id = run_id
+        info.request_id = request.request_id
+        info.next_event_id = 1
+        if request.HasField("workflow_task_timeout") and request.workflow_task_timeout.ToTimedelta() > timedelta(0):
+            info.task_timeout.CopyFrom(request.workflow_task_timeout)
+        else:
+            info.task_timeout.FromTimedelta(constants.DEFAULT_WORKFLOW_TASK_TIMEOUT)
+        expirations = []
+        if request.HasField("workflow_execution_timeout"):
+            info.execution_timeout.CopyFrom(request.workflow_execution_timeout)
+            info.execution_expiration_time.FromDatetime(now + request.workflow_execution_timeout.ToTimedelta())
+            expirations.append(now + request.workflow_execution_timeout.ToTimedelta())
+        if request.HasField("workflow_run_timeout"):
+            info.run_timeout.CopyFrom(request.workflow_run_timeout)
+            expirations.append(now + request.workflow_run_timeout.ToTimedelta())
+        if expirations:
+            info.run_expiration_time.FromDatetime(min(expirations))
+        builder = StateBuilder(state, now, copy=False)
+        attrs = history_pb2.WorkflowExecutionStartedEventAttributes(
+            workflow_type=request.workflow_type,
+            task_queue=request.task_queue,
+            input=request.input,
+            original_execution_run_id=run_id,
+            first_execution_run_id=run_id,
+            attempt=1,
+            identity=request.identity,
+            request_id=request.request_id,
+        )
+        attrs.workflow_task_timeout.CopyFrom(info.task_timeout)
+        if request.HasField("workflow_execution_timeout"):
+            attrs.workflow_execution_timeout.CopyFrom(request.workflow_execution_timeout)
+            attrs.workflow_execution_expiration_time.CopyFrom(info.execution_expiration_time)
+        if request.HasField("workflow_run_timeout"):
+            attrs.workflow_run_timeout.CopyFrom(request.workflow_run_timeout)
+        if request.HasField("retry_policy"):
+            attrs.retry_policy.CopyFrom(request.retry_policy)
+        builder.add_event(ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, attrs)
+        builder.schedule_workflow_task()
+        return builder
+
+    # -- workflow tasks -----------------------------------------------------------------------
+    def schedule_workflow_task(self, attempt: int = 1, delay: timedelta = timedelta(0)) -> None:
+        info = self.info
+        queue = info.sticky_task_queue if info.sticky_task_queue and attempt == 1 else info.task_queue
+        attrs = history_pb2.WorkflowTaskScheduledEventAttributes(task_queue=queue, attempt=attempt)
+        attrs.start_to_close_timeout.CopyFrom(info.task_timeout)
+        event = self.add_event(ET.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
+        wft = self.state.workflow_task
+        wft.Clear()
+        wft.scheduled_event_id = event.event_id
+        wft.attempt = attempt
+        wft.scheduled_time.FromDatetime(self.now)
+        wft.task_queue = queue
+        wft.dispatch_time.FromDatetime(self.now + delay)
+        if delay <= timedelta(0):
+            self.tasks.append(self.workflow_matching_task())
+
+    def workflow_matching_task(self) -> internal_pb2.MatchingTask:
+        wft = self.state.workflow_task
+        return matching_task(
+            self.info, wft.scheduled_event_id, wft.attempt, request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW,
+            wft.task_queue, self.now,
+        )
+
+    def start_workflow_task(self, identity: str, request_id: str) -> history_pb2.HistoryEvent:
+        wft = self.state.workflow_task
+        event = self.add_event(
+            ET.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+            history_pb2.WorkflowTaskStartedEventAttributes(
+                scheduled_event_id=wft.scheduled_event_id, identity=identity, request_id=request_id
+            ),
+        )
+        wft.started_event_id = event.event_id
+        wft.started_time.FromDatetime(self.now)
+        wft.request_id = request_id
+        wft.identity = identity
+        return event
+
+    def complete_workflow_task(self, identity: str) -> history_pb2.HistoryEvent:
+        wft = self.state.workflow_task
+        event = self.add_event(
+            ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+            history_pb2.WorkflowTaskCompletedEventAttributes(
+                scheduled_event_id=wft.scheduled_event_id, started_event_id=wft.started_event_id, identity=identity
+            ),
+        )
+        self.info.previous_started_event_id = wft.started_event_id
+        wft.Clear()
+        return event
+
+    def fail_workflow_task(self, cause: int, failure: message_pb2.Failure, identity: str, *, timed_out: bool) -> None:
+        """Record a failed or timed-out workflow task and schedule the next attempt (with backoff)."""
+        wft = self.state.workflow_task
+        attempt = wft.attempt
+        if timed_out:
+            self.add_event(
+                ET.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+                history_pb2.WorkflowTaskTimedOutEventAttributes(
+                    scheduled_event_id=wft.scheduled_event_id,
+                    started_event_id=wft.started_event_id,
+                    timeout_type=message_pb2.TIMEOUT_TYPE_START_TO_CLOSE,
+                ),
+            )
+        else:
+            self.add_event(
+                ET.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+                history_pb2.WorkflowTaskFailedEventAttributes(
+                    scheduled_event_id=wft.scheduled_event_id,
+                    started_event_id=wft.started_event_id,
+                    cause=cause,
+                    failure=failure,
+                    identity=identity,
+                ),
+            )
+        # The next attempt replays the full history on any replica.
+        self.info.sticky_task_queue = ""
+        self.flush_buffered_events()
+        backoff = min(0.1 * 2 ** (attempt - 1), constants.MAX_WORKFLOW_TASK_BACKOFF_S) if attempt > 1 else 0.0
+        self.schedule_workflow_task(attempt=attempt + 1, delay=timedelta(seconds=backoff))
+        if not timed_out:
+            self.state.workflow_task.last_failure.CopyFrom(failure)
+
+    # -- activities ---------------------------------------------------------------------------
+    def schedule_activity(
+        self, attrs: command_pb2.ScheduleActivityTaskCommandAttributes, completed_event_id: int
+    ) -> history_pb2.HistoryEvent:
+        event_attrs = history_pb2.ActivityTaskScheduledEventAttributes(
+            activity_id=attrs.activity_id,
+            activity_type=attrs.activity_type,
+            task_queue=attrs.task_queue or self.info.task_queue,
+            input=attrs.input,
+            workflow_task_completed_event_id=completed_event_id,
+            retry_policy=with_defaults(attrs.retry_policy if attrs.HasField("retry_policy") else None),
+            resource_label=attrs.resource_label,
+        )
+        for name in ("schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout",
+                     "heartbeat_timeout"):
+            if attrs.HasField(name) and getattr(attrs, name).ToTimedelta() > timedelta(0):
+                getattr(event_attrs, name).CopyFrom(getattr(attrs, name))
+        if not event_attrs.HasField("start_to_close_timeout"):
+            event_attrs.start_to_close_timeout.CopyFrom(event_attrs.schedule_to_close_timeout)
+        event = self.add_event(ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, event_attrs)
+        info = self.state.activities[event.event_id]
+        info.scheduled_event_id = event.event_id
+        info.activity_id = event_attrs.activity_id
+        info.activity_type = event_attrs.activity_type
+        info.task_queue = event_attrs.task_queue
+        info.resource_label = event_attrs.resource_label
+        info.input.CopyFrom(event_attrs.input)
+        for name in ("schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout",
+                     "heartbeat_timeout"):
+            if event_attrs.HasField(name):
+                getattr(info, name).CopyFrom(getattr(event_attrs, name))
+        info.retry_policy.CopyFrom(event_attrs.retry_policy)
+        info.attempt = 1
+        info.scheduled_time.FromDatetime(self.now)
+        info.current_attempt_scheduled_time.FromDatetime(self.now)
+        self.tasks.append(self.activity_matching_task(info))
+        return event
+
+    def activity_matching_task(self, info: internal_pb2.ActivityInfo) -> internal_pb2.MatchingTask:
+        task = matching_task(
+            self.info, info.scheduled_event_id, info.attempt, request_response_pb2.TASK_QUEUE_TYPE_ACTIVITY,
+            info.task_queue, self.now,
+        )
+        task.resource_label = info.resource_label
+        return task
+
+    def start_activity(self, info: internal_pb2.ActivityInfo, identity: str, request_id: str) -> None:
+        info.started_time.FromDatetime(self.now)
+        info.started_identity = identity
+        info.request_id = request_id
+
+    def retry_activity(self, info: internal_pb2.ActivityInfo, failure: message_pb2.Failure, delay: timedelta) -> None:
+        info.attempt += 1
+        info.ClearField("started_time")
+        info.started_identity = ""
+        info.request_id = ""
+        info.ClearField("last_heartbeat_time")
+        info.last_failure.CopyFrom(failure)
+        info.current_attempt_scheduled_time.FromDatetime(self.now + delay)
+        if delay <= timedelta(0):
+            self.tasks.append(self.activity_matching_task(info))
+
+    def finish_activity(self, info: internal_pb2.ActivityInfo, event_type: int, attributes) -> None:
+        """Record the final outcome: ActivityTaskStarted (last attempt) then the outcome event."""
+        scheduled_event_id = info.scheduled_event_id
+        started_attrs = history_pb2.ActivityTaskStartedEventAttributes(
+            scheduled_event_id=scheduled_event_id,
+            identity=info.started_identity,
+            request_id=info.request_id,
+            attempt=info.attempt,
+        )
+        if info.HasField("last_failure"):
+            started_attrs.last_failure.CopyFrom(info.last_failure)
+        attributes.scheduled_event_id = scheduled_event_id
+        del self.state.activities[scheduled_event_id]
+        if self.state.workflow_task.started_event_id:
+            self.add_input_event(ET.EVENT_TYPE_ACTIVITY_TASK_STARTED, started_attrs)
+            self.add_input_event(event_type, attributes)  # started_event_id fixed when flushed
+            return
+        started = self.add_event(ET.EVENT_TYPE_ACTIVITY_TASK_STARTED, started_attrs)
+        attributes.started_event_id = started.event_id
+        self.add_input_event(event_type, attributes)
+
+    # -- timers -------------------------------------------------------------------------------
+    def start_timer(self, attrs: command_pb2.StartTimerCommandAttributes, completed_event_id: int) -> None:
+        event_attrs = history_pb2.TimerStartedEventAttributes(
+            timer_id=attrs.timer_id, workflow_task_completed_event_id=completed_event_id
+        )
+        event_attrs.start_to_fire_timeout.CopyFrom(attrs.start_to_fire_timeout)
+        event = self.add_event(ET.EVENT_TYPE_TIMER_STARTED, event_attrs)
+        timer = self.state.timers[attrs.timer_id]
+        timer.timer_id = attrs.timer_id
+        timer.started_event_id = event.event_id
+        timer.expiry_time.FromDatetime(self.now + attrs.start_to_fire_timeout.ToTimedelta())
+
+    def fire_timer(self, timer_id: str) -> None:
+        timer = self.state.timers.pop(timer_id)
+        self.add_input_event(
+            ET.EVENT_TYPE_TIMER_FIRED,
+            history_pb2.TimerFiredEventAttributes(timer_id=timer_id, started_event_id=timer.started_event_id),
+        )
+
+    def cancel_timer(self, timer_id: str, completed_event_id: int, identity: str) -> None:
+        timer = self.state.timers.pop(timer_id, None)
+        self.add_event(
+            ET.EVENT_TYPE_TIMER_CANCELED,
+            history_pb2.TimerCanceledEventAttributes(
+                timer_id=timer_id,
+                started_event_id=timer.started_event_id if timer is not None else 0,
+                workflow_task_completed_event_id=completed_event_id,
+                identity=identity,
+            ),
+        )
+
+    # -- close --------------------------------------------------------------------------------
+    def close(self, status: int, event_type: int, attributes) -> None:
+        event = self.add_event(event_type, attributes)
+        info = self.info
+        info.status = status
+        info.close_time.FromDatetime(self.now)
+        info.close_event_id = event.event_id
+        info.sticky_task_queue = ""
+        self.state.workflow_task.Clear()
+        self.state.activities.clear()
+        self.state.timers.clear()
+        del self.state.buffered_events[:]
+        self.closed = True
+
+
+def matching_task(
+    info: internal_pb2.ExecutionInfo, scheduled_event_id: int, attempt: int, queue_type: int, task_queue: str,
+    now: datetime,
+) -> internal_pb2.MatchingTask:
+    task = internal_pb2.MatchingTask(
+        namespace=info.namespace,
+        workflow_id=info.workflow_id,
+        run_id=info.run_id,
+        scheduled_event_id=scheduled_event_id,
+        attempt=attempt,
+        task_queue_type=queue_type,
+        task_queue=task_queue,
+    )
+    task.create_time.FromDatetime(now)
+    return task
+
+
+def pending_tasks(state: internal_pb2.MutableState, now: datetime) -> list[internal_pb2.MatchingTask]:
+    """Tasks of an open execution that are due and not started: what a (re)started shard dispatches."""
+    info = state.execution_info
+    if info.status != RUNNING:
+        return []
+    tasks = []
+    wft = state.workflow_task
+    if wft.scheduled_event_id and not wft.started_event_id and _due(wft.dispatch_time, now):
+        tasks.append(
+            matching_task(info, wft.scheduled_event_id, wft.attempt, request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW,
+                          wft.task_queue, now)
+        )
+    for activity in state.activities.values():
+        if not activity.HasField("started_time") and _due(activity.current_attempt_scheduled_time, now):
+            task = matching_task(info, activity.scheduled_event_id, activity.attempt,
+                                 request_response_pb2.TASK_QUEUE_TYPE_ACTIVITY, activity.task_queue, now)
+            task.resource_label = activity.resource_label
+            tasks.append(task)
+    return tasks
+
+
+def _due(when, now: datetime) -> bool:
+    value = timestamp_from_proto(when)
+    return value is None or value <= now

@@ -1,0 +1,536 @@
+"""The HistoryShard actor: single writer of the executions whose workflow ids hash to it.
+
+Every state change is one atomic store write (events + mutable state, group-committed with other
+executions' writes); only after it committed do tasks go to Matching and timers to the timer queue.
+A restarted shard bumps its ownership counter (so a stale twin can no longer write), reloads the
+open executions, rebuilds their timers and dispatches their pending tasks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from rayflow import constants
+from rayflow.exceptions import WorkflowAlreadyStartedError, WorkflowNotFoundError
+from rayflow.persistence import ExecutionWrite, open_store
+from rayflow.proto.rayflow.v1 import internal_pb2, message_pb2, request_response_pb2
+from rayflow.service.config import ServiceConfig, is_sticky_queue
+from rayflow.service.errors import TaskNotFoundError
+from rayflow.service.history import _wire, timeouts
+from rayflow.service.history.command_handler import BadCommandError, apply_commands
+from rayflow.service.history.mutable_state import RUNNING, StateBuilder, pending_tasks
+from rayflow.service.history.timer_queue import TimerQueue
+from rayflow.service.matching.client import MatchingClient
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RR = request_response_pb2
+Key = tuple[str, str, str]  # (namespace, workflow_id, run_id)
+
+# A task not started this long after it was dispatched is dispatched again (Matching dedupes).
+_REDISPATCH_AFTER_S = 10.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Execution:
+    state: internal_pb2.MutableState
+    dispatched_at: dict[tuple[int, int, int], float] = field(default_factory=dict)
+
+
+class _Lock:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
+class HistoryShard:
+    """Ray actor (created by ``rayflow.service.bootstrap``) owning shard ``index``."""
+
+    def __init__(self, config: ServiceConfig, index: int) -> None:
+        logging.basicConfig(level=logging.INFO)
+        self._config = config
+        self._index = index
+        self._store = open_store(config.data_dir, durability=config.durability)
+        self._range_id = 0
+        self._open: dict[Key, _Execution] = {}
+        self._current: dict[tuple[str, str], str] = {}
+        self._locks: dict[tuple[str, str], _Lock] = {}
+        self._close_waiters: dict[Key, list[asyncio.Future[bytes]]] = {}
+        self._matching = MatchingClient(config)
+        self._sticky_timeout = constants.DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT
+        self._timers = TimerQueue(self._on_timer)
+        self._background: set[asyncio.Task[Any]] = set()
+        self._started = asyncio.get_running_loop().create_task(self._start())
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def _start(self) -> None:
+        self._range_id = await self._store.acquire_shard(self._index)
+        now = _now()
+        for record in await self._store.list_open_executions(self._index):
+            state = internal_pb2.MutableState.FromString(record.state)
+            key = (record.namespace, record.workflow_id, record.run_id)
+            execution = _Execution(state)
+            self._open[key] = execution
+            self._current[key[:2]] = key[2]
+            self._register_timers(key, state)
+            for task in pending_tasks(state, now):
+                self._dispatch(key, execution, task)
+        self._timers.start()
+        self._spawn(self._redispatch_loop())
+        logger.info("history shard %d ready: range %d, %d open executions", self._index, self._range_id,
+                    len(self._open))
+
+    async def ready(self) -> int:
+        await self._started
+        return len(self._open)
+
+    async def get_config(self) -> ServiceConfig:
+        return self._config
+
+    async def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+    # -- client RPCs --------------------------------------------------------------------------
+    async def start_workflow(self, request_bytes: bytes) -> bytes:
+        await self._started
+        request = RR.StartWorkflowExecutionRequest.FromString(request_bytes)
+        ns, wf_id = request.namespace, request.workflow_id
+        async with self._locked(ns, wf_id):
+            current_run = await self._current_run(ns, wf_id)
+            if current_run:
+                current = await self._load((ns, wf_id, current_run))
+                info = current.state.execution_info
+                if info.status == RUNNING:
+                    if request.request_id and info.request_id == request.request_id:
+                        return RR.StartWorkflowExecutionResponse(run_id=info.run_id, started=False).SerializeToString()
+                    raise WorkflowAlreadyStartedError(wf_id, info.workflow_type, info.run_id)
+            builder = StateBuilder.start_execution(request, _now())
+            key = (ns, wf_id, builder.info.run_id)
+            await self._commit(key, builder, create=True)
+            return RR.StartWorkflowExecutionResponse(run_id=key[2], started=True).SerializeToString()
+
+    async def describe(self, namespace: str, workflow_id: str, run_id: str) -> bytes:
+        await self._started
+        key = await self._resolve(namespace, workflow_id, run_id)
+        state = (await self._load(key)).state
+        info = state.execution_info
+        response = RR.DescribeWorkflowExecutionResponse()
+        out = response.workflow_execution_info
+        out.execution.workflow_id = info.workflow_id
+        out.execution.run_id = info.run_id
+        out.workflow_type = info.workflow_type
+        out.start_time.CopyFrom(info.start_time)
+        if info.HasField("close_time"):
+            out.close_time.CopyFrom(info.close_time)
+        out.status = info.status
+        out.history_length = info.next_event_id - 1
+        out.task_queue = info.task_queue
+        out.first_execution_run_id = info.first_execution_run_id
+        out.sticky_task_queue = info.sticky_task_queue
+        for act in sorted(state.activities.values(), key=lambda a: a.scheduled_event_id):
+            pending = response.pending_activities.add(
+                activity_id=act.activity_id,
+                activity_type=act.activity_type,
+                state=RR.PENDING_ACTIVITY_STATE_STARTED if act.HasField("started_time")
+                else RR.PENDING_ACTIVITY_STATE_SCHEDULED,
+                attempt=act.attempt,
+                maximum_attempts=act.retry_policy.maximum_attempts,
+                last_worker_identity=act.started_identity,
+            )
+            pending.scheduled_time.CopyFrom(act.current_attempt_scheduled_time)
+            for src, dst in (("heartbeat_details", "heartbeat_details"), ("last_heartbeat_time", "last_heartbeat_time"),
+                             ("started_time", "last_started_time"), ("last_failure", "last_failure")):
+                if act.HasField(src):
+                    getattr(pending, dst).CopyFrom(getattr(act, src))
+        wft = state.workflow_task
+        if wft.scheduled_event_id:
+            pending_wft = response.pending_workflow_task
+            pending_wft.scheduled_event_id = wft.scheduled_event_id
+            pending_wft.started_event_id = wft.started_event_id
+            pending_wft.attempt = wft.attempt
+            pending_wft.task_queue = wft.task_queue
+            pending_wft.scheduled_time.CopyFrom(wft.scheduled_time)
+            if wft.HasField("started_time"):
+                pending_wft.started_time.CopyFrom(wft.started_time)
+            if wft.HasField("last_failure"):
+                pending_wft.last_failure.CopyFrom(wft.last_failure)
+        return response.SerializeToString()
+
+    async def get_history(self, namespace: str, workflow_id: str, run_id: str, first_event_id: int = 1
+                          ) -> tuple[str, list[bytes]]:
+        await self._started
+        key = await self._resolve(namespace, workflow_id, run_id)
+        events = await self._store.read_history(self._index, *key, first_event_id=first_event_id)
+        return key[2], events
+
+    async def wait_for_close(self, namespace: str, workflow_id: str, run_id: str) -> bytes:
+        """Long poll: the serialized closing event of the run, once it closes."""
+        await self._started
+        key = await self._resolve(namespace, workflow_id, run_id)
+        async with self._locked(namespace, workflow_id):
+            info = (await self._load(key)).state.execution_info
+            if info.status == RUNNING:
+                waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+                self._close_waiters.setdefault(key, []).append(waiter)
+            else:
+                events = await self._store.read_history(
+                    self._index, *key, first_event_id=info.close_event_id, last_event_id=info.close_event_id
+                )
+                return events[0]
+        return await waiter
+
+    # -- matching RPC -------------------------------------------------------------------------
+    async def record_task_started(self, task_bytes: bytes, identity: str, request_id: str) -> bytes | None:
+        """Mark a dispatched task started and build what the poller needs; None if the task is stale."""
+        await self._started
+        task = internal_pb2.MatchingTask.FromString(task_bytes)
+        key = (task.namespace, task.workflow_id, task.run_id)
+        if task.task_queue_type == RR.TASK_QUEUE_TYPE_WORKFLOW:
+            return await self._record_workflow_task_started(key, task, identity, request_id)
+        return await self._record_activity_task_started(key, task, identity, request_id)
+
+    async def _record_workflow_task_started(self, key: Key, task, identity: str, request_id: str) -> bytes | None:
+        def start(builder: StateBuilder) -> bool:
+            wft = builder.state.workflow_task
+            if not builder.is_open or wft.scheduled_event_id != task.scheduled_event_id or wft.attempt != task.attempt:
+                return False
+            if wft.started_event_id:
+                return wft.request_id == request_id  # a retried call: answer it again
+            builder.start_workflow_task(identity, request_id)
+            return True
+
+        state = await self._transact(key, start)
+        if state is None:
+            return None
+        info, wft = state.execution_info, state.workflow_task
+        sticky = is_sticky_queue(task.task_queue) and info.previous_started_event_id > 0
+        first = info.previous_started_event_id + 1 if sticky else 1
+        events = await self._store.read_history(self._index, *key, first_event_id=first,
+                                                last_event_id=wft.started_event_id)
+        token = internal_pb2.TaskToken(namespace=key[0], workflow_id=key[1], run_id=key[2],
+                                       scheduled_event_id=wft.scheduled_event_id,
+                                       started_event_id=wft.started_event_id, attempt=wft.attempt)
+        response = RR.PollWorkflowTaskQueueResponse(
+            task_token=token.SerializeToString(),
+            workflow_type=info.workflow_type,
+            previous_started_event_id=info.previous_started_event_id,
+            started_event_id=wft.started_event_id,
+            attempt=wft.attempt,
+            task_queue=info.task_queue,
+            namespace=key[0],
+        )
+        response.workflow_execution.workflow_id = key[1]
+        response.workflow_execution.run_id = key[2]
+        response.scheduled_time.CopyFrom(wft.scheduled_time)
+        response.started_time.CopyFrom(wft.started_time)
+        return response.SerializeToString() + _wire.length_delimited(7, _wire.history_bytes(events))
+
+    async def _record_activity_task_started(self, key: Key, task, identity: str, request_id: str) -> bytes | None:
+        def start(builder: StateBuilder) -> bool:
+            act = builder.state.activities.get(task.scheduled_event_id)
+            if not builder.is_open or act is None or act.attempt != task.attempt:
+                return False
+            if act.HasField("started_time"):
+                return act.request_id == request_id
+            builder.start_activity(act, identity, request_id)
+            builder.touched = True
+            return True
+
+        state = await self._transact(key, start)
+        if state is None:
+            return None
+        info, act = state.execution_info, state.activities[task.scheduled_event_id]
+        token = internal_pb2.TaskToken(namespace=key[0], workflow_id=key[1], run_id=key[2],
+                                       scheduled_event_id=act.scheduled_event_id, attempt=act.attempt,
+                                       activity_id=act.activity_id)
+        response = RR.PollActivityTaskQueueResponse(
+            task_token=token.SerializeToString(),
+            workflow_namespace=key[0],
+            workflow_type=info.workflow_type,
+            activity_type=act.activity_type,
+            activity_id=act.activity_id,
+            input=act.input,
+            attempt=act.attempt,
+            task_queue=act.task_queue,
+            retry_policy=act.retry_policy,
+        )
+        response.workflow_execution.workflow_id = key[1]
+        response.workflow_execution.run_id = key[2]
+        for name in ("heartbeat_details", "scheduled_time", "current_attempt_scheduled_time", "started_time",
+                     "schedule_to_close_timeout", "start_to_close_timeout", "heartbeat_timeout"):
+            if act.HasField(name):
+                getattr(response, name).CopyFrom(getattr(act, name))
+        return response.SerializeToString()
+
+    # -- worker RPCs --------------------------------------------------------------------------
+    async def respond_workflow_task_completed(self, request_bytes: bytes) -> None:
+        await self._started
+        request = RR.RespondWorkflowTaskCompletedRequest.FromString(request_bytes)
+        token = internal_pb2.TaskToken.FromString(request.task_token)
+
+        def complete(builder: StateBuilder) -> bool:
+            self._check_workflow_task(builder, token)
+            trial = StateBuilder(builder.state, builder.now)
+            completed = trial.complete_workflow_task(request.identity)
+            try:
+                apply_commands(trial, list(request.commands), completed.event_id, request.identity)
+            except BadCommandError as err:
+                failure = message_pb2.Failure(message=str(err), source="rayflow-service")
+                failure.server_failure_info.SetInParent()
+                builder.fail_workflow_task(err.cause, failure, request.identity, timed_out=False)
+                return True
+            if not trial.closed:
+                trial.info.sticky_task_queue = request.sticky_task_queue
+                if request.HasField("sticky_schedule_to_start_timeout"):
+                    trial.info.sticky_schedule_to_start_timeout.CopyFrom(request.sticky_schedule_to_start_timeout)
+                if trial.flush_buffered_events():
+                    trial.schedule_workflow_task()
+            builder.adopt(trial)
+            return True
+
+        await self._transact(self._token_key(token), complete, missing_ok=False)
+
+    async def respond_workflow_task_failed(self, request_bytes: bytes) -> None:
+        await self._started
+        request = RR.RespondWorkflowTaskFailedRequest.FromString(request_bytes)
+        token = internal_pb2.TaskToken.FromString(request.task_token)
+
+        def fail(builder: StateBuilder) -> bool:
+            self._check_workflow_task(builder, token)
+            builder.fail_workflow_task(request.cause, request.failure, request.identity, timed_out=False)
+            return True
+
+        await self._transact(self._token_key(token), fail, missing_ok=False)
+
+    async def respond_activity_task_completed(self, request_bytes: bytes) -> None:
+        await self._started
+        request = RR.RespondActivityTaskCompletedRequest.FromString(request_bytes)
+        token = internal_pb2.TaskToken.FromString(request.task_token)
+
+        def complete(builder: StateBuilder) -> bool:
+            act = self._check_activity(builder, token)
+            from rayflow.proto.rayflow.v1 import history_pb2
+
+            builder.finish_activity(
+                act,
+                history_pb2.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+                history_pb2.ActivityTaskCompletedEventAttributes(result=request.result, identity=request.identity),
+            )
+            return True
+
+        await self._transact(self._token_key(token), complete, missing_ok=False)
+
+    async def respond_activity_task_failed(self, request_bytes: bytes) -> None:
+        await self._started
+        request = RR.RespondActivityTaskFailedRequest.FromString(request_bytes)
+        token = internal_pb2.TaskToken.FromString(request.task_token)
+
+        def fail(builder: StateBuilder) -> bool:
+            act = self._check_activity(builder, token)
+            if request.HasField("last_heartbeat_details"):
+                act.heartbeat_details.CopyFrom(request.last_heartbeat_details)
+            timeouts.fail_activity(builder, act, request.failure, request.identity)
+            return True
+
+        await self._transact(self._token_key(token), fail, missing_ok=False)
+
+    async def record_activity_heartbeat(self, request_bytes: bytes) -> bytes:
+        await self._started
+        request = RR.RecordActivityTaskHeartbeatRequest.FromString(request_bytes)
+        token = internal_pb2.TaskToken.FromString(request.task_token)
+        cancel_requested = False
+
+        def heartbeat(builder: StateBuilder) -> bool:
+            nonlocal cancel_requested
+            act = self._check_activity(builder, token)
+            act.heartbeat_details.CopyFrom(request.details)
+            act.last_heartbeat_time.FromDatetime(builder.now)
+            cancel_requested = act.cancel_requested
+            builder.touched = True
+            return True
+
+        await self._transact(self._token_key(token), heartbeat, missing_ok=False)
+        return RR.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel_requested).SerializeToString()
+
+    # -- checks -------------------------------------------------------------------------------
+    @staticmethod
+    def _token_key(token: internal_pb2.TaskToken) -> Key:
+        return token.namespace, token.workflow_id, token.run_id
+
+    @staticmethod
+    def _check_workflow_task(builder: StateBuilder, token: internal_pb2.TaskToken) -> None:
+        wft = builder.state.workflow_task
+        if (not builder.is_open or wft.scheduled_event_id != token.scheduled_event_id
+                or wft.started_event_id != token.started_event_id or not wft.started_event_id):
+            raise TaskNotFoundError(
+                f"workflow task {token.scheduled_event_id} of {token.workflow_id!r} is no longer running "
+                f"(it timed out, was retried, or the workflow closed)"
+            )
+
+    @staticmethod
+    def _check_activity(builder: StateBuilder, token: internal_pb2.TaskToken) -> internal_pb2.ActivityInfo:
+        act = builder.state.activities.get(token.scheduled_event_id)
+        if not builder.is_open or act is None or act.attempt != token.attempt or not act.HasField("started_time"):
+            raise TaskNotFoundError(
+                f"activity {token.activity_id!r} attempt {token.attempt} of {token.workflow_id!r} is no longer "
+                f"running (it timed out, was retried, or the workflow closed)"
+            )
+        return act
+
+    # -- state access and writes --------------------------------------------------------------
+    class _LockContext:
+        def __init__(self, shard: HistoryShard, ns: str, wf_id: str) -> None:
+            self._shard, self._key = shard, (ns, wf_id)
+
+        async def __aenter__(self) -> None:
+            entry = self._shard._locks.get(self._key)
+            if entry is None:
+                entry = self._shard._locks[self._key] = _Lock()
+            entry.users += 1
+            await entry.lock.acquire()
+
+        async def __aexit__(self, *exc: object) -> None:
+            entry = self._shard._locks[self._key]
+            entry.lock.release()
+            entry.users -= 1
+            if entry.users == 0:
+                del self._shard._locks[self._key]
+
+    def _locked(self, namespace: str, workflow_id: str) -> HistoryShard._LockContext:
+        return HistoryShard._LockContext(self, namespace, workflow_id)
+
+    async def _current_run(self, namespace: str, workflow_id: str) -> str:
+        run_id = self._current.get((namespace, workflow_id))
+        if run_id is None:
+            current = await self._store.get_current_execution(self._index, namespace, workflow_id)
+            run_id = current.run_id if current is not None else ""
+        return run_id
+
+    async def _resolve(self, namespace: str, workflow_id: str, run_id: str) -> Key:
+        run_id = run_id or await self._current_run(namespace, workflow_id)
+        if not run_id:
+            raise WorkflowNotFoundError(
+                f"workflow {workflow_id!r} not found in namespace {namespace!r}: no execution with this id was started"
+            )
+        return namespace, workflow_id, run_id
+
+    async def _load(self, key: Key) -> _Execution:
+        execution = self._open.get(key)
+        if execution is not None:
+            return execution
+        record = await self._store.get_execution(self._index, *key)
+        if record is None:
+            raise WorkflowNotFoundError(
+                f"workflow {key[1]!r} run {key[2]!r} not found in namespace {key[0]!r}"
+            )
+        execution = _Execution(internal_pb2.MutableState.FromString(record.state))
+        if execution.state.execution_info.status == RUNNING:
+            self._open[key] = execution
+        return execution
+
+    async def _transact(self, key: Key, mutate: Callable[[StateBuilder], bool], *, missing_ok: bool = True
+                        ) -> internal_pb2.MutableState | None:
+        """Apply ``mutate`` under the execution's lock and write what it changed.
+
+        Returns the new state, or None when ``mutate`` returned False (nothing to do).
+        """
+        async with self._locked(key[0], key[1]):
+            try:
+                execution = await self._load(key)
+            except WorkflowNotFoundError:
+                if missing_ok:
+                    return None
+                raise TaskNotFoundError(f"workflow {key[1]!r} run {key[2]!r} does not exist") from None
+            builder = StateBuilder(execution.state, _now())
+            if not mutate(builder):
+                return None
+            if builder.new_events or builder.tasks or builder.touched:
+                await self._commit(key, builder)
+            return builder.state
+
+    async def _commit(self, key: Key, builder: StateBuilder, *, create: bool = False) -> None:
+        info = builder.info
+        write = ExecutionWrite(
+            namespace=key[0], workflow_id=key[1], run_id=key[2],
+            state=builder.state.SerializeToString(),
+            status=info.status,
+            next_event_id=info.next_event_id,
+            new_events=[(event.event_id, event.SerializeToString()) for event in builder.new_events],
+            create=create,
+            workflow_type=info.workflow_type,
+            task_queue=info.task_queue,
+            start_time=info.start_time.ToDatetime().timestamp(),
+            close_time=info.close_time.ToDatetime().timestamp() if info.HasField("close_time") else 0.0,
+            request_id=info.request_id,
+        )
+        await self._store.write(self._index, self._range_id, [write])
+        # Committed: now the in-memory view, the tasks and the timers follow.
+        if info.status == RUNNING:
+            execution = self._open.get(key)
+            if execution is None:
+                execution = self._open[key] = _Execution(builder.state)
+            execution.state = builder.state
+            self._current[key[:2]] = key[2]
+            for task in builder.tasks:
+                self._dispatch(key, execution, task)
+            self._register_timers(key, builder.state)
+        else:
+            self._open.pop(key, None)
+            self._current[key[:2]] = key[2]
+            close_event = next(e for e in builder.new_events if e.event_id == info.close_event_id)
+            data = close_event.SerializeToString()
+            for waiter in self._close_waiters.pop(key, []):
+                if not waiter.done():
+                    waiter.set_result(data)
+
+    # -- dispatch and timers ------------------------------------------------------------------
+    def _dispatch(self, key: Key, execution: _Execution, task: internal_pb2.MatchingTask) -> None:
+        execution.dispatched_at[(task.task_queue_type, task.scheduled_event_id, task.attempt)] = time.monotonic()
+        self._spawn(self._add_task(task))
+
+    async def _add_task(self, task: internal_pb2.MatchingTask) -> None:
+        try:
+            await self._matching.add_task(task)
+        except Exception:  # the redispatch loop sends it again
+            logger.warning("dispatch of %s to matching failed; will retry", task.workflow_id, exc_info=True)
+
+    async def _redispatch_loop(self) -> None:
+        """Dispatch again tasks that were not started long after dispatch (lost by a crashed Matching)."""
+        while True:
+            await asyncio.sleep(_REDISPATCH_AFTER_S / 2)
+            now, mono = _now(), time.monotonic()
+            for key, execution in list(self._open.items()):
+                for task in pending_tasks(execution.state, now):
+                    ident = (task.task_queue_type, task.scheduled_event_id, task.attempt)
+                    if mono - execution.dispatched_at.get(ident, 0.0) >= _REDISPATCH_AFTER_S:
+                        self._dispatch(key, execution, task)
+
+    def _register_timers(self, key: Key, state: internal_pb2.MutableState) -> None:
+        for when, timer in timeouts.deadlines(state, self._sticky_timeout):
+            self._timers.add(when.timestamp(), (*key, *timer))
+
+    async def _on_timer(self, timer_key: tuple) -> None:
+        key, timer = timer_key[:3], timer_key[3:]
+        if key not in self._open:
+            return
+        await self._transact(key, lambda builder: timeouts.fire(builder, timer, self._sticky_timeout))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
