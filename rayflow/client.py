@@ -1,0 +1,417 @@
+"""Client: start workflows and follow them (Temporal's ``Client`` and ``WorkflowHandle``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.protobuf import json_format
+
+from rayflow import constants, workflow
+from rayflow.common import (
+    EventType,
+    PendingActivityState,
+    RetryPolicy,
+    WorkflowExecutionStatus,
+    duration_to_proto,
+    timestamp_from_proto,
+)
+from rayflow.converter import DataConverter
+from rayflow.exceptions import (
+    CancelledError,
+    FailureError,
+    TerminatedError,
+    TimeoutError,
+    WorkflowFailureError,
+)
+from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
+from rayflow.service.config import ServiceConfig
+
+__all__ = [
+    "Client",
+    "WorkflowHandle",
+    "WorkflowExecutionDescription",
+    "PendingActivityInfo",
+    "HistoryEvent",
+    "WorkflowHistory",
+]
+
+_NO_ARG = object()
+
+
+class Client:
+    """Starts and follows workflows. Create it with ``await Client.connect()``."""
+
+    def __init__(self, config: ServiceConfig, *, namespace: str, data_converter: DataConverter,
+                 identity: str) -> None:
+        from rayflow.service.history.client import HistoryClient
+
+        self._config = config
+        self._namespace = namespace
+        self._converter = data_converter
+        self._identity = identity
+        self._history = HistoryClient(config)
+
+    @staticmethod
+    async def connect(
+        target: str | None = None,
+        *,
+        namespace: str = constants.DEFAULT_NAMESPACE,
+        data_dir: str | os.PathLike[str] | None = None,
+        data_converter: DataConverter | None = None,
+        ray_namespace: str = constants.DEFAULT_RAY_NAMESPACE,
+        num_shards: int = constants.DEFAULT_NUM_SHARDS,
+        num_matching: int = constants.DEFAULT_NUM_MATCHING,
+        task_queue_partitions: dict[str, int] | None = None,
+        default_partitions: int = constants.DEFAULT_TASK_QUEUE_PARTITIONS,
+        durability: str = "normal",
+        identity: str | None = None,
+    ) -> Client:
+        """Connect to the service in Ray, starting Ray and the service when they are not running.
+
+        Args:
+            target: a Ray address (``"auto"``, ``"ray://host:10001"``, ``"host:port"``); default: the
+                Ray already initialised in this process, else ``RAY_ADDRESS``, else a new local Ray.
+            namespace: rayflow namespace isolating workflow ids (default ``"default"``).
+            data_dir: SQLite data directory (default ``RAYFLOW_DATA_DIR`` or ``./.rayflow``); used only when
+                this call starts the service.
+            data_converter: converts arguments and results (default ``DataConverter.default``).
+            ray_namespace: Ray namespace of the service actors (default ``"rayflow"``).
+            num_shards: history shards when the data directory is new (default 4; fixed afterwards).
+            num_matching: Matching actors (default 1).
+            task_queue_partitions: partitions per task queue name (others get ``default_partitions``, 4).
+            durability: ``"normal"`` or ``"fsync"`` (fsync on every commit).
+            identity: identity recorded on requests (default ``pid@hostname``).
+        """
+        from rayflow.service import bootstrap
+
+        bootstrap.connect_ray(target)
+        resolved_dir = os.path.abspath(data_dir or os.environ.get(constants.DATA_DIR_ENV) or constants.DEFAULT_DATA_DIR)
+        config = ServiceConfig(
+            ray_namespace=ray_namespace,
+            data_dir=resolved_dir,
+            num_shards=num_shards,
+            num_matching=num_matching,
+            default_partitions=default_partitions,
+            task_queue_partitions=dict(task_queue_partitions or {}),
+            durability=durability,
+        )
+        existing = await bootstrap.find_service(ray_namespace)
+        if existing is not None and data_dir is None:
+            config = existing  # attach to the running service wherever its data lives
+        else:
+            config = await bootstrap.ensure_service(config)
+        return Client(
+            config,
+            namespace=namespace,
+            data_converter=data_converter or DataConverter.default,
+            identity=identity or f"{os.getpid()}@{os.uname().nodename}",
+        )
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def data_converter(self) -> DataConverter:
+        return self._converter
+
+    @property
+    def service_config(self) -> ServiceConfig:
+        return self._config
+
+    async def start_workflow(
+        self,
+        workflow_run: Callable[..., Any] | str,
+        arg: Any = _NO_ARG,
+        *,
+        args: Sequence[Any] = (),
+        id: str,
+        task_queue: str,
+        execution_timeout: timedelta | None = None,
+        run_timeout: timedelta | None = None,
+        task_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+        request_id: str | None = None,
+    ) -> WorkflowHandle:
+        """Start a workflow and return its handle.
+
+        Args:
+            workflow_run: the ``@workflow.run`` method (e.g. ``Greeting.run``) or the workflow type name.
+            arg: the single argument; use ``args=[...]`` for several.
+            id: workflow id, unique among running workflows of the namespace.
+            task_queue: task queue whose workers run it.
+            execution_timeout / run_timeout: end the run as TIMED_OUT after this long (default: none).
+            task_timeout: workflow task start-to-close timeout (default 10 s).
+            retry_policy: retry policy of the workflow (recorded; default: none).
+
+        Raises:
+            WorkflowAlreadyStartedError: a workflow with this id is running.
+            PayloadError: an argument cannot be serialized (nothing is started).
+        """
+        if not id:
+            raise ValueError("start_workflow: id is required")
+        if not task_queue:
+            raise ValueError("start_workflow: task_queue is required")
+        if arg is not _NO_ARG and args:
+            raise ValueError("start_workflow: pass one argument positionally or several as args=[...], not both")
+        values = [arg] if arg is not _NO_ARG else list(args)
+        workflow_type = _workflow_type(workflow_run)
+        request = request_response_pb2.StartWorkflowExecutionRequest(
+            namespace=self._namespace,
+            workflow_id=id,
+            workflow_type=workflow_type,
+            task_queue=task_queue,
+            input=self._converter.to_payloads(values),
+            identity=self._identity,
+            request_id=request_id or str(uuid.uuid4()),
+        )
+        for name, value in (("workflow_execution_timeout", execution_timeout), ("workflow_run_timeout", run_timeout),
+                            ("workflow_task_timeout", task_timeout)):
+            if value is not None:
+                if value <= timedelta(0):
+                    raise ValueError(f"start_workflow: {name} must be positive, got {value}")
+                getattr(request, name).CopyFrom(duration_to_proto(value))
+        if retry_policy is not None:
+            request.retry_policy.CopyFrom(retry_policy.to_proto())
+        response = await self._history.start_workflow(request)
+        return WorkflowHandle(self, id, run_id=response.run_id, result_run_id=response.run_id,
+                              first_execution_run_id=response.run_id)
+
+    async def execute_workflow(self, workflow_run: Callable[..., Any] | str, arg: Any = _NO_ARG, **kwargs: Any) -> Any:
+        """Start a workflow and wait for its result (see ``start_workflow``)."""
+        handle = await self.start_workflow(workflow_run, arg, **kwargs)
+        return await handle.result()
+
+    def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = None,
+                            first_execution_run_id: str | None = None) -> WorkflowHandle:
+        """A handle to an existing workflow; without ``run_id`` it follows the latest run."""
+        return WorkflowHandle(self, workflow_id, run_id=run_id, result_run_id=run_id,
+                              first_execution_run_id=first_execution_run_id)
+
+
+def _workflow_type(workflow_run: Callable[..., Any] | str) -> str:
+    if isinstance(workflow_run, str):
+        if not workflow_run:
+            raise ValueError("workflow type name must not be empty")
+        return workflow_run
+    try:
+        definition = workflow.get_definition(workflow_run)
+    except ValueError:
+        definition = None
+    if definition is None:
+        raise TypeError(
+            f"{workflow_run!r} is not a workflow run method; pass the @workflow.run method of a @workflow.defn class "
+            f"(e.g. MyWorkflow.run) or the workflow type name"
+        )
+    return definition.name
+
+
+class WorkflowHandle:
+    """A workflow execution: its id, run ids, result, description and history."""
+
+    def __init__(self, client: Client, id: str, *, run_id: str | None, result_run_id: str | None,
+                 first_execution_run_id: str | None) -> None:
+        self._client = client
+        self.id = id
+        self.run_id = run_id
+        self.result_run_id = result_run_id
+        self.first_execution_run_id = first_execution_run_id
+
+    async def result(self) -> Any:
+        """Wait for the run to close and return its result.
+
+        Raises:
+            WorkflowFailureError: the workflow failed, timed out, was cancelled or terminated; ``cause``
+                says which (``ApplicationError``/``ActivityError``..., ``TimeoutError``, ``CancelledError``,
+                ``TerminatedError``).
+        """
+        client = self._client
+        data = await client._history.wait_for_close(client.namespace, self.id, self.result_run_id or "")
+        event = history_pb2.HistoryEvent.FromString(data)
+        converter = client.data_converter
+        kind = event.event_type
+        if kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            return converter.from_payload(event.workflow_execution_completed_event_attributes.result)
+        cause: FailureError
+        if kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            cause = converter.from_failure(event.workflow_execution_failed_event_attributes.failure)
+        elif kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+            cause = TimeoutError("workflow execution timed out", type=None)
+        elif kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+            cause = TerminatedError(event.workflow_execution_terminated_event_attributes.reason or "terminated")
+        elif kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+            cause = CancelledError("workflow cancelled")
+        else:
+            raise RuntimeError(f"unexpected closing event {history_pb2.EventType.Name(kind)}")
+        raise WorkflowFailureError(cause=cause)
+
+    async def describe(self) -> WorkflowExecutionDescription:
+        """Status, type, task queue, times, history length and pending activities of the run."""
+        client = self._client
+        response = await client._history.describe(client.namespace, self.id, self.run_id or "")
+        return WorkflowExecutionDescription._from_proto(response, client.data_converter)
+
+    async def fetch_history(self) -> WorkflowHistory:
+        """All events of the run, in order."""
+        client = self._client
+        run_id, raw = await client._history.get_history(client.namespace, self.id, self.run_id or "")
+        history = history_pb2.History(events=[history_pb2.HistoryEvent.FromString(e) for e in raw])
+        return WorkflowHistory(self.id, run_id, history, client.data_converter)
+
+
+@dataclass(frozen=True)
+class PendingActivityInfo:
+    """An activity of a running workflow that has not finished (``describe().pending_activities``)."""
+
+    activity_id: str
+    activity_type: str
+    state: PendingActivityState
+    attempt: int
+    maximum_attempts: int
+    scheduled_time: datetime | None
+    last_started_time: datetime | None
+    last_heartbeat_time: datetime | None
+    heartbeat_details: list[Any]
+    last_failure: FailureError | None
+    last_worker_identity: str
+
+
+@dataclass(frozen=True)
+class WorkflowExecutionDescription:
+    """What ``handle.describe()`` returns."""
+
+    id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    status: WorkflowExecutionStatus
+    start_time: datetime | None
+    close_time: datetime | None
+    history_length: int
+    first_execution_run_id: str
+    pending_activities: list[PendingActivityInfo]
+    raw: request_response_pb2.DescribeWorkflowExecutionResponse
+
+    @staticmethod
+    def _from_proto(response: request_response_pb2.DescribeWorkflowExecutionResponse,
+                    converter: DataConverter) -> WorkflowExecutionDescription:
+        info = response.workflow_execution_info
+        return WorkflowExecutionDescription(
+            id=info.execution.workflow_id,
+            run_id=info.execution.run_id,
+            workflow_type=info.workflow_type,
+            task_queue=info.task_queue,
+            status=WorkflowExecutionStatus(info.status),
+            start_time=timestamp_from_proto(info.start_time),
+            close_time=timestamp_from_proto(info.close_time),
+            history_length=info.history_length,
+            first_execution_run_id=info.first_execution_run_id,
+            pending_activities=[
+                PendingActivityInfo(
+                    activity_id=p.activity_id,
+                    activity_type=p.activity_type,
+                    state=PendingActivityState(p.state),
+                    attempt=p.attempt,
+                    maximum_attempts=p.maximum_attempts,
+                    scheduled_time=timestamp_from_proto(p.scheduled_time),
+                    last_started_time=timestamp_from_proto(p.last_started_time),
+                    last_heartbeat_time=timestamp_from_proto(p.last_heartbeat_time),
+                    heartbeat_details=converter.from_payloads(p.heartbeat_details),
+                    last_failure=converter.from_failure(p.last_failure) if p.HasField("last_failure") else None,
+                    last_worker_identity=p.last_worker_identity,
+                )
+                for p in response.pending_activities
+            ],
+            raw=response,
+        )
+
+
+# Payload fields holding one value (a result) rather than a list of values (arguments, details).
+_SINGLE_VALUE_FIELDS = {"result"}
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One history event: ``attributes`` is keyed by Temporal's field names, payloads decoded."""
+
+    event_id: int
+    event_time: datetime
+    event_type: EventType
+    attributes: dict[str, Any]
+    raw: history_pb2.HistoryEvent
+
+    @staticmethod
+    def _from_proto(event: history_pb2.HistoryEvent, converter: DataConverter) -> HistoryEvent:
+        which = event.WhichOneof("attributes")
+        attributes = _message_to_dict(getattr(event, which), converter) if which else {}
+        return HistoryEvent(
+            event_id=event.event_id,
+            event_time=timestamp_from_proto(event.event_time),
+            event_type=EventType(event.event_type),
+            attributes=attributes,
+            raw=event,
+        )
+
+
+def _message_to_dict(message: Any, converter: DataConverter) -> dict[str, Any]:
+    """Proto message to a dict with Temporal's field names; payloads decoded (undecodable ones as text)."""
+    out = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    for field_desc, value in message.ListFields():
+        if field_desc.message_type is message_pb2.Payloads.DESCRIPTOR:
+            try:
+                values = converter.from_payloads(value)
+            except Exception as err:  # a history must stay readable without every codec or class
+                values = [f"<payload not decodable here: {err}>"]
+            out[field_desc.name] = (values[0] if values else None) if field_desc.name in _SINGLE_VALUE_FIELDS \
+                else values
+        elif field_desc.message_type is message_pb2.Failure.DESCRIPTOR:
+            out[field_desc.name] = _failure_to_dict(value, converter)
+    return out
+
+
+def _failure_to_dict(failure: message_pb2.Failure, converter: DataConverter) -> dict[str, Any]:
+    out = json_format.MessageToDict(failure, preserving_proto_field_name=True)
+    if failure.HasField("cause"):
+        out["cause"] = _failure_to_dict(failure.cause, converter)
+    info = failure.WhichOneof("failure_info")
+    if info == "application_failure_info":
+        out["type"] = failure.application_failure_info.type
+        out["non_retryable"] = failure.application_failure_info.non_retryable
+    return out
+
+
+class WorkflowHistory:
+    """The events of one run; ``to_json()`` / ``from_json()`` round-trip (Temporal's proto JSON)."""
+
+    def __init__(self, workflow_id: str, run_id: str, history: history_pb2.History,
+                 data_converter: DataConverter = DataConverter.default) -> None:
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.raw = history
+        self.events = [HistoryEvent._from_proto(e, data_converter) for e in history.events]
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self):
+        return iter(self.events)
+
+    def to_json(self) -> str:
+        body = json.loads(json_format.MessageToJson(self.raw))
+        return json.dumps({"workflow_id": self.workflow_id, "run_id": self.run_id, **body})
+
+    @staticmethod
+    def from_json(text: str, data_converter: DataConverter = DataConverter.default) -> WorkflowHistory:
+        body = json.loads(text)
+        workflow_id = body.pop("workflow_id", "")
+        run_id = body.pop("run_id", "")
+        history = json_format.ParseDict(body, history_pb2.History())
+        return WorkflowHistory(workflow_id, run_id, history, data_converter)
+
+

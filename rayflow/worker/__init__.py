@@ -1,0 +1,5 @@
+"""Workers: pools of Ray actors that run workflow and activity code."""
+
+from rayflow.worker.worker import Worker
+
+__all__ = ["Worker"]

@@ -1,0 +1,268 @@
+"""WorkerReplica: one Ray actor of a worker pool (internal).
+
+A replica long-polls its task queue only while it has free slots, replays workflow tasks on a
+dedicated thread (deterministic event loop, never the actor's loop), keeps running workflows in an
+LRU cache served by its own sticky queue, and runs activities with heartbeats. It is stateless:
+killing it or evicting a workflow loses nothing, the service re-dispatches after timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import ray
+
+from rayflow import workflow
+from rayflow.converter import DataConverter
+from rayflow.exceptions import ApplicationError
+from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
+from rayflow.service.config import ServiceConfig, sticky_queue_name
+from rayflow.service.errors import TaskNotFoundError
+from rayflow.service.history.client import HistoryClient
+from rayflow.service.matching.client import MatchingClient
+from rayflow.worker.activity_runner import ActivityRunner
+from rayflow.worker.replay import WorkflowInstance
+from rayflow.worker.workflow_cache import WorkflowCache
+
+logger = logging.getLogger(__name__)
+
+RR = request_response_pb2
+_WORKFLOW_POLLERS = 2
+_ACTIVITY_POLLERS = 4
+
+
+@dataclass
+class ReplicaSpec:
+    """Everything a replica needs, sent (cloudpickled) from the Worker in the driver."""
+
+    config: ServiceConfig
+    namespace: str
+    task_queue: str
+    workflows: list[type] = field(default_factory=list)
+    activities: list[Any] = field(default_factory=list)
+    identity: str | None = None
+    index: int = 0
+    max_concurrent_activities: int = 100
+    max_concurrent_workflow_tasks: int = 100
+    max_cached_workflows: int = 1000
+    sticky_schedule_to_start_timeout: timedelta = timedelta(seconds=10)
+    data_converter: DataConverter = field(default_factory=lambda: DataConverter.default)
+
+
+def _identity(template: str | None, index: int) -> str:
+    context = ray.get_runtime_context()
+    values = {
+        "pid": os.getpid(),
+        "hostname": socket.gethostname(),
+        "replica": index,
+        "node_id": context.get_node_id(),
+        "node_ip": ray.util.get_node_ip_address(),
+        "actor_id": context.get_actor_id() or "",
+    }
+    if template is None:
+        return f"{values['pid']}@{values['hostname']}"
+    return template.format(**values) if "{" in template else template
+
+
+class WorkerReplica:
+    """Ray actor: polls, replays workflows, runs activities (created by ``rayflow.worker.Worker``)."""
+
+    def __init__(self, spec: ReplicaSpec) -> None:
+        logging.basicConfig(level=logging.INFO)
+        self._spec = spec
+        self._converter = spec.data_converter
+        self._history = HistoryClient(spec.config)
+        self._matching = MatchingClient(spec.config)
+        self._workflows = {workflow.get_definition(cls).name: workflow.get_definition(cls) for cls in spec.workflows}
+        self._runner = ActivityRunner(
+            spec.activities,
+            data_converter=self._converter,
+            max_workers=spec.max_concurrent_activities,
+            heartbeat=self._heartbeat,
+        )
+        self._identity = _identity(spec.identity, spec.index)
+        self._replica_id = uuid.uuid4().hex
+        self._sticky_queue = (
+            sticky_queue_name(self._replica_id) if self._workflows and spec.max_cached_workflows > 0 else ""
+        )
+        self._cache = WorkflowCache(spec.max_cached_workflows)
+        self._workflow_thread = ThreadPoolExecutor(1, thread_name_prefix="rayflow-workflow")
+        self._workflow_slots = asyncio.Semaphore(spec.max_concurrent_workflow_tasks)
+        self._activity_slots = asyncio.Semaphore(spec.max_concurrent_activities)
+        self._stopping = False
+        self._loops: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> dict[str, Any]:
+        if not self._loops:
+            tq = self._spec.task_queue
+            if self._workflows:
+                for _ in range(_WORKFLOW_POLLERS):
+                    self._poll(tq, RR.TASK_QUEUE_TYPE_WORKFLOW, self._workflow_slots, self._workflow_task)
+                if self._sticky_queue:
+                    self._poll(self._sticky_queue, RR.TASK_QUEUE_TYPE_WORKFLOW, self._workflow_slots,
+                               self._workflow_task)
+            if self._runner.activity_names:
+                for _ in range(min(_ACTIVITY_POLLERS, self._spec.max_concurrent_activities)):
+                    self._poll(tq, RR.TASK_QUEUE_TYPE_ACTIVITY, self._activity_slots, self._activity_task)
+        return {"identity": self._identity, "pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id()}
+
+    async def stop(self, graceful_timeout_s: float) -> None:
+        """Stop polling, wait up to ``graceful_timeout_s`` for running tasks, then drop the rest."""
+        self._stopping = True
+        for loop in self._loops:
+            loop.cancel()
+        try:
+            await self._matching.cancel_polls(self._replica_id)
+        except Exception:
+            logger.warning("could not cancel polls of replica %s", self._replica_id, exc_info=True)
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=graceful_timeout_s)
+        self._cache.clear()
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+    # -- polling ------------------------------------------------------------------------------
+    def _poll(self, queue: str, queue_type: int, slots: asyncio.Semaphore, handle: Any) -> None:
+        self._loops.append(asyncio.get_running_loop().create_task(self._poll_loop(queue, queue_type, slots, handle)))
+
+    async def _poll_loop(self, queue: str, queue_type: int, slots: asyncio.Semaphore, handle: Any) -> None:
+        poller = {"identity": self._identity, "poller_id": self._replica_id, "labels": [], "accept_unlabelled": True}
+        while not self._stopping:
+            await slots.acquire()
+            try:
+                data = await self._matching.poll(self._spec.namespace, queue, queue_type, poller)
+            except asyncio.CancelledError:
+                slots.release()
+                raise
+            except Exception:
+                slots.release()
+                logger.warning("poll of %s failed; retrying", queue, exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
+            if data is None:
+                slots.release()
+                continue
+            task = asyncio.get_running_loop().create_task(self._run_task(handle, data, slots))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _run_task(self, handle: Any, data: bytes, slots: asyncio.Semaphore) -> None:
+        try:
+            await handle(data)
+        except TaskNotFoundError as err:
+            logger.info("task result dropped: %s", err)
+        except Exception:
+            logger.exception("task handling failed; the service will retry it after its timeout")
+        finally:
+            slots.release()
+
+    # -- workflow tasks -----------------------------------------------------------------------
+    async def _workflow_task(self, data: bytes) -> None:
+        task = RR.PollWorkflowTaskQueueResponse.FromString(data)
+        run_id = task.workflow_execution.run_id
+        events = list(task.history.events)
+        loop = asyncio.get_running_loop()
+        result = None
+        instance = self._cache.get(run_id)
+        if instance is not None:
+            try:
+                result = await loop.run_in_executor(self._workflow_thread, instance.apply, events)
+            except Exception as err:  # the cached state does not continue this history: replay from scratch
+                logger.info("replaying %s from its full history: %s", task.workflow_execution.workflow_id, err)
+                self._cache.evict(run_id)
+                instance = None
+        if instance is None:
+            if not events or events[0].event_id != 1:
+                events = await self._full_history(task)
+            definition = self._workflows.get(task.workflow_type)
+            if definition is None:
+                await self._fail_workflow_task(
+                    task,
+                    ApplicationError(
+                        f"Workflow type {task.workflow_type!r} is not registered on this worker "
+                        f"(registered: {', '.join(sorted(self._workflows)) or 'none'}); add its class to "
+                        f"Worker(workflows=[...]) on task queue {task.task_queue!r}",
+                        type="NotFoundError",
+                    ),
+                    history_pb2.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
+                )
+                return
+            instance = WorkflowInstance(
+                definition,
+                namespace=task.namespace,
+                workflow_id=task.workflow_execution.workflow_id,
+                run_id=run_id,
+                workflow_type=task.workflow_type,
+                task_queue=task.task_queue,
+                data_converter=self._converter,
+            )
+            try:
+                result = await loop.run_in_executor(self._workflow_thread, instance.apply, events)
+            except Exception as err:  # a bug in the replay machinery itself: fail the task, replay later
+                instance.close()
+                await self._fail_workflow_task(
+                    task, err, history_pb2.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE
+                )
+                return
+        if result.task_failure is not None:
+            self._cache.evict(run_id)
+            instance.close()
+            await self._fail_workflow_task(task, result.task_failure, result.task_failure_cause)
+            return
+        request = RR.RespondWorkflowTaskCompletedRequest(
+            task_token=task.task_token, commands=result.commands, identity=self._identity
+        )
+        if self._sticky_queue and not instance.is_completed:
+            request.sticky_task_queue = self._sticky_queue
+            request.sticky_schedule_to_start_timeout.FromTimedelta(self._spec.sticky_schedule_to_start_timeout)
+            self._cache.put(run_id, instance)
+        else:
+            self._cache.evict(run_id)
+            instance.close()
+        try:
+            await self._history.respond_workflow_task_completed(request)
+        except BaseException:
+            self._cache.evict(run_id)
+            raise
+
+    async def _full_history(self, task: RR.PollWorkflowTaskQueueResponse) -> list[history_pb2.HistoryEvent]:
+        """The history up to this task's started event (a sticky task whose workflow is not cached here)."""
+        _, raw = await self._history.get_history(
+            task.namespace, task.workflow_execution.workflow_id, task.workflow_execution.run_id
+        )
+        events = [history_pb2.HistoryEvent.FromString(e) for e in raw]
+        return [e for e in events if e.event_id <= task.started_event_id]
+
+    async def _fail_workflow_task(self, task: Any, error: BaseException, cause: int) -> None:
+        failure = self._converter.to_failure(error)
+        await self._history.respond_workflow_task_failed(
+            RR.RespondWorkflowTaskFailedRequest(
+                task_token=task.task_token, cause=cause, failure=failure, identity=self._identity
+            )
+        )
+
+    # -- activity tasks -----------------------------------------------------------------------
+    async def _activity_task(self, data: bytes) -> None:
+        task = RR.PollActivityTaskQueueResponse.FromString(data)
+        response = await self._runner.run(task, self._identity)
+        if isinstance(response, RR.RespondActivityTaskCompletedRequest):
+            await self._history.respond_activity_task_completed(response)
+        else:
+            await self._history.respond_activity_task_failed(response)
+
+    async def _heartbeat(self, task_token: bytes, details: message_pb2.Payloads) -> bool:
+        response = await self._history.record_activity_heartbeat(
+            RR.RecordActivityTaskHeartbeatRequest(task_token=task_token, details=details, identity=self._identity)
+        )
+        return response.cancel_requested
