@@ -305,11 +305,13 @@ class StateBuilder:
         return task
 
     def start_activity(self, info: internal_pb2.ActivityInfo, identity: str, request_id: str) -> None:
+        self.touched = True
         info.started_time.FromDatetime(self.now)
         info.started_identity = identity
         info.request_id = request_id
 
     def retry_activity(self, info: internal_pb2.ActivityInfo, failure: message_pb2.Failure, delay: timedelta) -> None:
+        self.touched = True  # retries are not events: only the state changes
         info.attempt += 1
         info.ClearField("started_time")
         info.started_identity = ""

@@ -248,7 +248,6 @@ class HistoryShard:
             if act.HasField("started_time"):
                 return act.request_id == request_id
             builder.start_activity(act, identity, request_id)
-            builder.touched = True
             return True
 
         state = await self._transact(key, start)
