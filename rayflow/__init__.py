@@ -3,3 +3,7 @@
 The public surface is ``rayflow.{workflow, activity, client, worker, converter, exceptions, common,
 testing}``; ``rayflow.service``, ``rayflow.persistence`` and ``rayflow.worker.replay`` are internal.
 """
+
+from rayflow import activity, workflow
+
+__all__ = ["activity", "workflow"]
