@@ -153,9 +153,12 @@ class WorkerReplica:
             if data is None:
                 slots.release()
                 continue
-            task = asyncio.get_running_loop().create_task(self._run_task(handle, data, slots))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            self._spawn_task(handle, data, slots)
+
+    def _spawn_task(self, handle: Any, data: bytes, slots: asyncio.Semaphore) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_task(handle, data, slots))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def _run_task(self, handle: Any, data: bytes, slots: asyncio.Semaphore) -> None:
         try:
@@ -230,11 +233,37 @@ class WorkerReplica:
         else:
             self._cache.evict(run_id)
             instance.close()
+        reserved = await self._reserve_eager_slots(request, task.task_queue)
         try:
-            await self._history.respond_workflow_task_completed(request)
+            response = await self._history.respond_workflow_task_completed(request)
         except BaseException:
             self._cache.evict(run_id)
+            for _ in range(reserved):
+                self._activity_slots.release()
             raise
+        for activity_task in response.activity_tasks[:reserved]:
+            self._spawn_task(self._activity_task, activity_task.SerializeToString(), self._activity_slots)
+        for _ in range(reserved - len(response.activity_tasks)):
+            self._activity_slots.release()
+
+    async def _reserve_eager_slots(self, request: RR.RespondWorkflowTaskCompletedRequest, task_queue: str) -> int:
+        """Take free activity slots for activities this replica can run itself (eager execution)."""
+        names = set(self._runner.activity_names)
+        wanted = sum(
+            1 for c in request.commands
+            if c.HasField("schedule_activity_task_command_attributes")
+            and c.schedule_activity_task_command_attributes.activity_type in names
+            and c.schedule_activity_task_command_attributes.task_queue in ("", task_queue)
+            and not c.schedule_activity_task_command_attributes.resource_label
+        )
+        reserved = 0
+        while reserved < wanted and not self._activity_slots.locked() and not self._stopping:
+            await self._activity_slots.acquire()  # returns at once: a slot is free
+            reserved += 1
+        if reserved:
+            request.eager_activity_slots = reserved
+            request.eager_activity_types.extend(sorted(names))
+        return reserved
 
     async def _full_history(self, task: RR.PollWorkflowTaskQueueResponse) -> list[history_pb2.HistoryEvent]:
         """The history up to this task's started event (a sticky task whose workflow is not cached here)."""

@@ -80,9 +80,12 @@ class HistoryClient:
     # -- workers ------------------------------------------------------------------------------
     async def respond_workflow_task_completed(
         self, request: request_response_pb2.RespondWorkflowTaskCompletedRequest
-    ) -> None:
+    ) -> request_response_pb2.RespondWorkflowTaskCompletedResponse:
         shard = self._for_token(request.task_token)
-        await call(shard.respond_workflow_task_completed.remote(request.SerializeToString()), "complete workflow task")
+        data = await call(
+            shard.respond_workflow_task_completed.remote(request.SerializeToString()), "complete workflow task"
+        )
+        return request_response_pb2.RespondWorkflowTaskCompletedResponse.FromString(data)
 
     async def respond_workflow_task_failed(self, request: request_response_pb2.RespondWorkflowTaskFailedRequest) -> None:
         shard = self._for_token(request.task_token)

@@ -323,8 +323,17 @@ class StateBuilder:
             self.tasks.append(self.activity_matching_task(info))
 
     def finish_activity(self, info: internal_pb2.ActivityInfo, event_type: int, attributes) -> None:
-        """Record the final outcome: ActivityTaskStarted (last attempt) then the outcome event."""
+        """Record the final outcome: ActivityTaskStarted (when the last attempt started) then the outcome.
+
+        An attempt that never started (no worker picked it up, or it timed out between retries) gets no
+        ActivityTaskStarted, as in Temporal: the outcome's started_event_id stays 0.
+        """
         scheduled_event_id = info.scheduled_event_id
+        if not info.HasField("started_time"):
+            attributes.scheduled_event_id = scheduled_event_id
+            del self.state.activities[scheduled_event_id]
+            self.add_input_event(event_type, attributes)
+            return
         started_attrs = history_pb2.ActivityTaskStartedEventAttributes(
             scheduled_event_id=scheduled_event_id,
             identity=info.started_identity,

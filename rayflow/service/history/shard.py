@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +21,7 @@ from typing import Any, TypeVar
 from rayflow import constants
 from rayflow.exceptions import WorkflowAlreadyStartedError, WorkflowNotFoundError
 from rayflow.persistence import ExecutionWrite, open_store
-from rayflow.proto.rayflow.v1 import internal_pb2, message_pb2, request_response_pb2
+from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2, message_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig, is_sticky_queue
 from rayflow.service.errors import TaskNotFoundError
 from rayflow.service.history import _wire, timeouts
@@ -101,8 +103,6 @@ class HistoryShard:
         return self._config
 
     async def pid(self) -> int:
-        import os
-
         return os.getpid()
 
     # -- client RPCs --------------------------------------------------------------------------
@@ -253,14 +253,19 @@ class HistoryShard:
         state = await self._transact(key, start)
         if state is None:
             return None
-        info, act = state.execution_info, state.activities[task.scheduled_event_id]
+        return self._activity_task(key, state, state.activities[task.scheduled_event_id]).SerializeToString()
+
+    @staticmethod
+    def _activity_task(key: Key, state: internal_pb2.MutableState, act: internal_pb2.ActivityInfo
+                       ) -> RR.PollActivityTaskQueueResponse:
+        """What the worker needs to run one started activity attempt."""
         token = internal_pb2.TaskToken(namespace=key[0], workflow_id=key[1], run_id=key[2],
                                        scheduled_event_id=act.scheduled_event_id, attempt=act.attempt,
                                        activity_id=act.activity_id)
         response = RR.PollActivityTaskQueueResponse(
             task_token=token.SerializeToString(),
             workflow_namespace=key[0],
-            workflow_type=info.workflow_type,
+            workflow_type=state.execution_info.workflow_type,
             activity_type=act.activity_type,
             activity_id=act.activity_id,
             input=act.input,
@@ -274,13 +279,15 @@ class HistoryShard:
                      "schedule_to_close_timeout", "start_to_close_timeout", "heartbeat_timeout"):
             if act.HasField(name):
                 getattr(response, name).CopyFrom(getattr(act, name))
-        return response.SerializeToString()
+        return response
 
     # -- worker RPCs --------------------------------------------------------------------------
-    async def respond_workflow_task_completed(self, request_bytes: bytes) -> None:
+    async def respond_workflow_task_completed(self, request_bytes: bytes) -> bytes:
+        """Apply the commands; activities the worker offered to run itself come back started (eager)."""
         await self._started
         request = RR.RespondWorkflowTaskCompletedRequest.FromString(request_bytes)
         token = internal_pb2.TaskToken.FromString(request.task_token)
+        eager: list[int] = []
 
         def complete(builder: StateBuilder) -> bool:
             self._check_workflow_task(builder, token)
@@ -299,10 +306,36 @@ class HistoryShard:
                     trial.info.sticky_schedule_to_start_timeout.CopyFrom(request.sticky_schedule_to_start_timeout)
                 if trial.flush_buffered_events():
                     trial.schedule_workflow_task()
+                eager.extend(self._start_eagerly(trial, request))
             builder.adopt(trial)
             return True
 
-        await self._transact(self._token_key(token), complete, missing_ok=False)
+        key = self._token_key(token)
+        state = await self._transact(key, complete, missing_ok=False)
+        response = RR.RespondWorkflowTaskCompletedResponse()
+        for scheduled_event_id in eager:
+            response.activity_tasks.append(self._activity_task(key, state, state.activities[scheduled_event_id]))
+        return response.SerializeToString()
+
+    @staticmethod
+    def _start_eagerly(builder: StateBuilder, request: RR.RespondWorkflowTaskCompletedRequest) -> list[int]:
+        """Start, in this same write, activities the completing worker runs itself (no Matching round trip)."""
+        slots = request.eager_activity_slots
+        if slots <= 0:
+            return []
+        types = set(request.eager_activity_types)
+        started = []
+        for task in list(builder.tasks):
+            if len(started) >= slots:
+                break
+            act = builder.state.activities.get(task.scheduled_event_id)
+            if (task.task_queue_type != RR.TASK_QUEUE_TYPE_ACTIVITY or act is None or act.resource_label
+                    or act.task_queue != builder.info.task_queue or act.activity_type not in types):
+                continue
+            builder.tasks.remove(task)
+            builder.start_activity(act, request.identity, f"eager-{uuid.uuid4().hex}")
+            started.append(act.scheduled_event_id)
+        return started
 
     async def respond_workflow_task_failed(self, request_bytes: bytes) -> None:
         await self._started
@@ -323,8 +356,6 @@ class HistoryShard:
 
         def complete(builder: StateBuilder) -> bool:
             act = self._check_activity(builder, token)
-            from rayflow.proto.rayflow.v1 import history_pb2
-
             builder.finish_activity(
                 act,
                 history_pb2.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,

@@ -192,18 +192,28 @@ class PollWorkflowTaskQueueResponse(_message.Message):
     def __init__(self, task_token: _Optional[bytes] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., previous_started_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., history: _Optional[_Union[_history_pb2.History, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class RespondWorkflowTaskCompletedRequest(_message.Message):
-    __slots__ = ("task_token", "commands", "identity", "sticky_task_queue", "sticky_schedule_to_start_timeout")
+    __slots__ = ("task_token", "commands", "identity", "sticky_task_queue", "sticky_schedule_to_start_timeout", "eager_activity_slots", "eager_activity_types")
     TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     STICKY_TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
     STICKY_SCHEDULE_TO_START_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    EAGER_ACTIVITY_SLOTS_FIELD_NUMBER: _ClassVar[int]
+    EAGER_ACTIVITY_TYPES_FIELD_NUMBER: _ClassVar[int]
     task_token: bytes
     commands: _containers.RepeatedCompositeFieldContainer[_command_pb2.Command]
     identity: str
     sticky_task_queue: str
     sticky_schedule_to_start_timeout: _duration_pb2.Duration
-    def __init__(self, task_token: _Optional[bytes] = ..., commands: _Optional[_Iterable[_Union[_command_pb2.Command, _Mapping]]] = ..., identity: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    eager_activity_slots: int
+    eager_activity_types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, task_token: _Optional[bytes] = ..., commands: _Optional[_Iterable[_Union[_command_pb2.Command, _Mapping]]] = ..., identity: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., eager_activity_slots: _Optional[int] = ..., eager_activity_types: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RespondWorkflowTaskCompletedResponse(_message.Message):
+    __slots__ = ("activity_tasks",)
+    ACTIVITY_TASKS_FIELD_NUMBER: _ClassVar[int]
+    activity_tasks: _containers.RepeatedCompositeFieldContainer[PollActivityTaskQueueResponse]
+    def __init__(self, activity_tasks: _Optional[_Iterable[_Union[PollActivityTaskQueueResponse, _Mapping]]] = ...) -> None: ...
 
 class RespondWorkflowTaskFailedRequest(_message.Message):
     __slots__ = ("task_token", "cause", "failure", "identity")
