@@ -285,10 +285,24 @@ class WorkerReplica:
     async def _activity_task(self, data: bytes) -> None:
         task = RR.PollActivityTaskQueueResponse.FromString(data)
         response = await self._runner.run(task, self._identity)
-        if isinstance(response, RR.RespondActivityTaskCompletedRequest):
-            await self._history.respond_activity_task_completed(response)
-        else:
+        if not isinstance(response, RR.RespondActivityTaskCompletedRequest):
             await self._history.respond_activity_task_failed(response)
+            return
+        # Offer to take the workflow task this completion schedules, if it is bound for our sticky queue.
+        reserved = bool(self._sticky_queue) and not self._stopping and not self._workflow_slots.locked()
+        if reserved:
+            await self._workflow_slots.acquire()  # returns at once: a slot is free
+            response.worker_sticky_task_queue = self._sticky_queue
+        try:
+            result = await self._history.respond_activity_task_completed(response)
+        except BaseException:
+            if reserved:
+                self._workflow_slots.release()
+            raise
+        if reserved and result.HasField("workflow_task"):
+            self._spawn_task(self._workflow_task, result.workflow_task.SerializeToString(), self._workflow_slots)
+        elif reserved:
+            self._workflow_slots.release()
 
     async def _heartbeat(self, task_token: bytes, details: message_pb2.Payloads) -> bool:
         response = await self._history.record_activity_heartbeat(

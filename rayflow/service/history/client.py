@@ -93,9 +93,12 @@ class HistoryClient:
 
     async def respond_activity_task_completed(
         self, request: request_response_pb2.RespondActivityTaskCompletedRequest
-    ) -> None:
+    ) -> request_response_pb2.RespondActivityTaskCompletedResponse:
         shard = self._for_token(request.task_token)
-        await call(shard.respond_activity_task_completed.remote(request.SerializeToString()), "complete activity")
+        data = await call(
+            shard.respond_activity_task_completed.remote(request.SerializeToString()), "complete activity"
+        )
+        return request_response_pb2.RespondActivityTaskCompletedResponse.FromString(data)
 
     async def respond_activity_task_failed(self, request: request_response_pb2.RespondActivityTaskFailedRequest) -> None:
         shard = self._for_token(request.task_token)

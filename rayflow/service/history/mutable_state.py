@@ -65,8 +65,6 @@ class StateBuilder:
         self.new_events: list[history_pb2.HistoryEvent] = []
         self.tasks: list[internal_pb2.MatchingTask] = []
         self.closed = False
-        # Set when the state changed without a new event (e.g. an activity started), so it is written.
-        self.touched = False
 
     def adopt(self, other: StateBuilder) -> None:
         """Take over the outcome of a trial builder (used to discard a rejected set of commands)."""
@@ -74,7 +72,6 @@ class StateBuilder:
         self.new_events = other.new_events
         self.tasks = other.tasks
         self.closed = other.closed
-        self.touched = True
 
     @property
     def info(self) -> internal_pb2.ExecutionInfo:
@@ -305,13 +302,11 @@ class StateBuilder:
         return task
 
     def start_activity(self, info: internal_pb2.ActivityInfo, identity: str, request_id: str) -> None:
-        self.touched = True
         info.started_time.FromDatetime(self.now)
         info.started_identity = identity
         info.request_id = request_id
 
     def retry_activity(self, info: internal_pb2.ActivityInfo, failure: message_pb2.Failure, delay: timedelta) -> None:
-        self.touched = True  # retries are not events: only the state changes
         info.attempt += 1
         info.ClearField("started_time")
         info.started_identity = ""

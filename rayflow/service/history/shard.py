@@ -36,6 +36,9 @@ T = TypeVar("T")
 RR = request_response_pb2
 Key = tuple[str, str, str]  # (namespace, workflow_id, run_id)
 
+# What a transaction's mutate function returns when it only read the state (nothing to write).
+UNCHANGED = object()
+
 # A task not started this long after it was dispatched is dispatched again (Matching dedupes).
 _REDISPATCH_AFTER_S = 10.0
 
@@ -210,15 +213,19 @@ class HistoryShard:
             if not builder.is_open or wft.scheduled_event_id != task.scheduled_event_id or wft.attempt != task.attempt:
                 return False
             if wft.started_event_id:
-                return wft.request_id == request_id  # a retried call: answer it again
+                return UNCHANGED if wft.request_id == request_id else False  # a retried call: answer again
             builder.start_workflow_task(identity, request_id)
             return True
 
         state = await self._transact(key, start)
         if state is None:
             return None
+        return await self._workflow_task(key, state, is_sticky_queue(task.task_queue))
+
+    async def _workflow_task(self, key: Key, state: internal_pb2.MutableState, sticky: bool) -> bytes:
+        """The started workflow task with its history: all of it, or (sticky) what the worker has not seen."""
         info, wft = state.execution_info, state.workflow_task
-        sticky = is_sticky_queue(task.task_queue) and info.previous_started_event_id > 0
+        sticky = sticky and info.previous_started_event_id > 0
         first = info.previous_started_event_id + 1 if sticky else 1
         events = await self._store.read_history(self._index, *key, first_event_id=first,
                                                 last_event_id=wft.started_event_id)
@@ -246,7 +253,7 @@ class HistoryShard:
             if not builder.is_open or act is None or act.attempt != task.attempt:
                 return False
             if act.HasField("started_time"):
-                return act.request_id == request_id
+                return UNCHANGED if act.request_id == request_id else False
             builder.start_activity(act, identity, request_id)
             return True
 
@@ -349,21 +356,43 @@ class HistoryShard:
 
         await self._transact(self._token_key(token), fail, missing_ok=False)
 
-    async def respond_activity_task_completed(self, request_bytes: bytes) -> None:
+    async def respond_activity_task_completed(self, request_bytes: bytes) -> bytes:
+        """Record the result; the workflow task it schedules comes back started when it is the worker's own."""
         await self._started
         request = RR.RespondActivityTaskCompletedRequest.FromString(request_bytes)
         token = internal_pb2.TaskToken.FromString(request.task_token)
+        handed_over = False
 
         def complete(builder: StateBuilder) -> bool:
+            nonlocal handed_over
             act = self._check_activity(builder, token)
             builder.finish_activity(
                 act,
                 history_pb2.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
                 history_pb2.ActivityTaskCompletedEventAttributes(result=request.result, identity=request.identity),
             )
+            handed_over = self._start_on_sticky_worker(builder, request.worker_sticky_task_queue, request.identity)
             return True
 
-        await self._transact(self._token_key(token), complete, missing_ok=False)
+        key = self._token_key(token)
+        state = await self._transact(key, complete, missing_ok=False)
+        response = RR.RespondActivityTaskCompletedResponse()
+        if handed_over:
+            response.workflow_task.ParseFromString(await self._workflow_task(key, state, sticky=True))
+        return response.SerializeToString()
+
+    @staticmethod
+    def _start_on_sticky_worker(builder: StateBuilder, worker_sticky_queue: str, identity: str) -> bool:
+        """Start the just-scheduled workflow task on the worker whose sticky queue it was bound for."""
+        wft = builder.state.workflow_task
+        if not worker_sticky_queue or wft.started_event_id or wft.task_queue != worker_sticky_queue:
+            return False
+        for task in builder.tasks:
+            if task.task_queue_type == RR.TASK_QUEUE_TYPE_WORKFLOW and task.scheduled_event_id == wft.scheduled_event_id:
+                builder.tasks.remove(task)
+                builder.start_workflow_task(identity, f"handover-{uuid.uuid4().hex}")
+                return True
+        return False
 
     async def respond_activity_task_failed(self, request_bytes: bytes) -> None:
         await self._started
@@ -391,7 +420,6 @@ class HistoryShard:
             act.heartbeat_details.CopyFrom(request.details)
             act.last_heartbeat_time.FromDatetime(builder.now)
             cancel_requested = act.cancel_requested
-            builder.touched = True
             return True
 
         await self._transact(self._token_key(token), heartbeat, missing_ok=False)
@@ -473,11 +501,12 @@ class HistoryShard:
             self._open[key] = execution
         return execution
 
-    async def _transact(self, key: Key, mutate: Callable[[StateBuilder], bool], *, missing_ok: bool = True
+    async def _transact(self, key: Key, mutate: Callable[[StateBuilder], object], *, missing_ok: bool = True
                         ) -> internal_pb2.MutableState | None:
         """Apply ``mutate`` under the execution's lock and write what it changed.
 
-        Returns the new state, or None when ``mutate`` returned False (nothing to do).
+        ``mutate`` returns True when it changed the state (it is written), ``UNCHANGED`` when it only
+        read it, False when there is nothing to do. Returns the new state, or None for False.
         """
         async with self._locked(key[0], key[1]):
             try:
@@ -487,9 +516,10 @@ class HistoryShard:
                     return None
                 raise TaskNotFoundError(f"workflow {key[1]!r} run {key[2]!r} does not exist") from None
             builder = StateBuilder(execution.state, _now())
-            if not mutate(builder):
+            outcome = mutate(builder)
+            if not outcome:
                 return None
-            if builder.new_events or builder.tasks or builder.touched:
+            if outcome is not UNCHANGED:
                 await self._commit(key, builder)
             return builder.state
 

@@ -266,14 +266,22 @@ class PollActivityTaskQueueResponse(_message.Message):
     def __init__(self, task_token: _Optional[bytes] = ..., workflow_namespace: _Optional[str] = ..., workflow_type: _Optional[str] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., activity_type: _Optional[str] = ..., activity_id: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_attempt_scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempt: _Optional[int] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., task_queue: _Optional[str] = ...) -> None: ...
 
 class RespondActivityTaskCompletedRequest(_message.Message):
-    __slots__ = ("task_token", "result", "identity")
+    __slots__ = ("task_token", "result", "identity", "worker_sticky_task_queue")
     TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    WORKER_STICKY_TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
     task_token: bytes
     result: _message_pb2.Payloads
     identity: str
-    def __init__(self, task_token: _Optional[bytes] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
+    worker_sticky_task_queue: str
+    def __init__(self, task_token: _Optional[bytes] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ..., worker_sticky_task_queue: _Optional[str] = ...) -> None: ...
+
+class RespondActivityTaskCompletedResponse(_message.Message):
+    __slots__ = ("workflow_task",)
+    WORKFLOW_TASK_FIELD_NUMBER: _ClassVar[int]
+    workflow_task: PollWorkflowTaskQueueResponse
+    def __init__(self, workflow_task: _Optional[_Union[PollWorkflowTaskQueueResponse, _Mapping]] = ...) -> None: ...
 
 class RespondActivityTaskFailedRequest(_message.Message):
     __slots__ = ("task_token", "failure", "identity", "last_heartbeat_details")
