@@ -132,12 +132,17 @@ class WorkerReplica:
     async def pid(self) -> int:
         return os.getpid()
 
+    async def wait_until_dead(self) -> None:
+        """Never returns: Matching awaits it to learn that this replica died, then drops its polls."""
+        await asyncio.Event().wait()
+
     # -- polling ------------------------------------------------------------------------------
     def _poll(self, queue: str, queue_type: int, slots: asyncio.Semaphore, handle: Any) -> None:
         self._loops.append(asyncio.get_running_loop().create_task(self._poll_loop(queue, queue_type, slots, handle)))
 
     async def _poll_loop(self, queue: str, queue_type: int, slots: asyncio.Semaphore, handle: Any) -> None:
-        poller = {"identity": self._identity, "poller_id": self._replica_id, "labels": [], "accept_unlabelled": True}
+        poller = {"identity": self._identity, "poller_id": self._replica_id, "labels": [], "accept_unlabelled": True,
+                  "watch": ray.get_runtime_context().current_actor}
         while not self._stopping:
             await slots.acquire()
             try:

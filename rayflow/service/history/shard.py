@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from rayflow import constants
 from rayflow.exceptions import WorkflowAlreadyStartedError, WorkflowNotFoundError
-from rayflow.persistence import ExecutionWrite, open_store
+from rayflow.persistence import ExecutionWrite, ShardOwnershipLostError, open_store
 from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2, message_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig, is_sticky_queue
 from rayflow.service.errors import TaskNotFoundError
@@ -538,7 +538,16 @@ class HistoryShard:
             close_time=info.close_time.ToDatetime().timestamp() if info.HasField("close_time") else 0.0,
             request_id=info.request_id,
         )
-        await self._store.write(self._index, self._range_id, [write])
+        try:
+            await self._store.write(self._index, self._range_id, [write])
+        except ShardOwnershipLostError:
+            # Another owner acquired the shard since this actor did: its memory is stale and every later
+            # write would fail too. Exit so that Ray restarts it (max_restarts=-1): the new incarnation
+            # acquires the shard again, reloads from the store, and Ray re-runs the in-flight calls on it
+            # (max_task_retries=-1; handlers are idempotent). A zombie twin that Ray already replaced just ends.
+            logger.error("history shard %d lost ownership (range %d): exiting to be restarted",
+                         self._index, self._range_id)
+            os._exit(1)
         # Committed: now the in-memory view, the tasks and the timers follow.
         if info.status == RUNNING:
             execution = self._open.get(key)

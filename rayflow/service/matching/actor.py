@@ -120,6 +120,7 @@ class MatchingEngine:
         self._cancellations = Cancellations()
         self._forwarder = _ActorForwarder(self)
         self._last_sweep = time.monotonic()
+        self._watchers: dict[str, asyncio.Task[None]] = {}
 
     # -- placement and partitions ------------------------------------------------------------
     def hosts(self, key: PartitionKey) -> bool:
@@ -165,6 +166,7 @@ class MatchingEngine:
     ) -> bytes | None:
         """A task for this poller, recorded as started; None after ``timeout_s`` or on cancel."""
         self._maybe_sweep()
+        self._watch(poller)
         who = Poller.from_dict(poller)
         part = self.partition(PartitionKey(namespace, task_queue, int(task_queue_type), partition))
         loop = asyncio.get_running_loop()
@@ -191,6 +193,27 @@ class MatchingEngine:
                 return response
             # None: stale (already started or completed); drop it and keep polling.
         return None
+
+    def _watch(self, poller: dict[str, Any]) -> None:
+        """Ray does not cancel a call whose caller died: a dead replica's long polls would stay here and take
+        tasks that then wait for their timeouts. Watch each polling replica and drop its polls when it dies."""
+        actor, poller_id = poller.get("watch"), str(poller.get("poller_id", ""))
+        if actor is None or not poller_id or poller_id in self._watchers:
+            return
+        self._watchers[poller_id] = asyncio.get_running_loop().create_task(self._drop_polls_on_death(poller_id, actor))
+
+    async def _drop_polls_on_death(self, poller_id: str, actor: Any) -> None:
+        try:
+            await actor.wait_until_dead.remote()
+        except Exception:  # RayActorError: the replica is gone (crashed or removed)
+            pass
+        finally:
+            self._watchers.pop(poller_id, None)
+        logger.info("matching: poller %s died; dropping its polls", poller_id)
+        try:
+            await self.client.cancel_polls(poller_id)  # every Matching actor: forwarded polls wait at the root
+        except Exception:
+            await self.cancel_polls(poller_id)
 
     async def cancel_polls(self, poller_id: str) -> None:
         self._cancellations.cancel(poller_id)
