@@ -11,13 +11,25 @@ import ray
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
+#: Labels of the fake GPU node every test session has (CI has no GPU: Ray's resources fake one).
+GPU_NODE_LABELS = {"ray.io/accelerator-type": "A100", "rayflow.io/pool": "gpu"}
+
+
 @pytest.fixture(scope="session")
 def ray_session():
-    """One local Ray per pytest session (no dashboard: faster, fewer processes)."""
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False)
-    yield
+    """One local Ray cluster per pytest session: a CPU head node and a fake GPU node (2 GPUs, A100 label).
+
+    No dashboard (faster, fewer processes); the head picks a free port (Redis holds Ray's default 6379).
+    """
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    gpu_node = cluster.add_node(num_cpus=1, num_gpus=2, labels=GPU_NODE_LABELS)
+    ray.init(address=cluster.address)
+    cluster.gpu_node = gpu_node
+    yield cluster
     ray.shutdown()
+    cluster.shutdown()
 
 
 @pytest.fixture
