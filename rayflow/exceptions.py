@@ -18,6 +18,7 @@ __all__ = [
     "FailureError",
     "ApplicationError",
     "ActivityError",
+    "SessionFailedError",
     "CancelledError",
     "TerminatedError",
     "TimeoutError",
@@ -28,6 +29,7 @@ __all__ = [
     "NondeterminismError",
     "PayloadError",
     "ServiceUnavailableError",
+    "WorkerPlacementError",
 ]
 
 
@@ -152,6 +154,23 @@ class ActivityError(FailureError):
         self.retry_state = retry_state
 
 
+class SessionFailedError(FailureError):
+    """A worker session (``workflow.session()``) failed: its replica is gone, or none could open it in time.
+
+    Raised in workflow code, with the ``ActivityError`` that showed it as ``__cause__``; the workflow can
+    catch it and open a new session.
+
+    Attributes:
+        session_id: the session's id.
+        identity: the worker identity of the session's replica (``None`` if none was found).
+    """
+
+    def __init__(self, message: str, *, session_id: str | None = None, identity: str | None = None) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.identity = identity
+
+
 class WorkflowFailureError(RayflowError):
     """Raised by ``handle.result()`` when the workflow did not complete; ``cause`` says how it ended."""
 
@@ -193,3 +212,7 @@ class PayloadError(RayflowError, TypeError):
 
 class ServiceUnavailableError(RayflowError):
     """The rayflow service could not be reached (not started, or its actors are gone)."""
+
+
+class WorkerPlacementError(RayflowError):
+    """Ray could not place a worker pool's replicas in time; the message names the missing resource or label."""

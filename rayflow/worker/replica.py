@@ -24,12 +24,13 @@ from rayflow import workflow
 from rayflow.converter import DataConverter
 from rayflow.exceptions import ApplicationError
 from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
-from rayflow.service.config import ServiceConfig, sticky_queue_name
+from rayflow.service.config import ServiceConfig, replica_queue_name, sticky_queue_name
 from rayflow.service.errors import TaskNotFoundError
 from rayflow.service.history.client import HistoryClient
 from rayflow.service.matching.client import MatchingClient
 from rayflow.worker.activity_runner import ActivityRunner
 from rayflow.worker.replay import WorkflowInstance
+from rayflow.worker.sessions import SESSION_CREATE_ACTIVITY, SessionHost
 from rayflow.worker.workflow_cache import WorkflowCache
 
 logger = logging.getLogger(__name__)
@@ -53,23 +54,55 @@ class ReplicaSpec:
     max_concurrent_activities: int = 100
     max_concurrent_workflow_tasks: int = 100
     max_cached_workflows: int = 1000
+    max_concurrent_sessions: int = 1000
     sticky_schedule_to_start_timeout: timedelta = timedelta(seconds=10)
     data_converter: DataConverter = field(default_factory=lambda: DataConverter.default)
+    #: Labels advertised on activity polls (``rayflow.worker.labels.pool_labels``).
+    labels: list[str] = field(default_factory=list)
+    #: Whether activity polls take tasks that need no label.
+    accept_unlabelled: bool = True
+    #: Activities this replica starts per second at most (None: no limit).
+    max_activities_per_second: float | None = None
+    #: Activities per second of the whole task queue, enforced by Matching (None: leave it as it is).
+    max_task_queue_activities_per_second: float | None = None
+    #: When that limit was set (epoch seconds): Matching keeps the latest setting of all pools.
+    task_queue_rate_limit_set_at: float = 0.0
 
 
-def _identity(template: str | None, index: int) -> str:
+def _where() -> dict[str, str]:
+    """The Ray node id, node IP and actor id of this process (recorded with every poll)."""
     context = ray.get_runtime_context()
-    values = {
-        "pid": os.getpid(),
-        "hostname": socket.gethostname(),
-        "replica": index,
+    return {
         "node_id": context.get_node_id(),
         "node_ip": ray.util.get_node_ip_address(),
         "actor_id": context.get_actor_id() or "",
     }
+
+
+def _identity(template: str | None, index: int) -> str:
+    values = {"pid": os.getpid(), "hostname": socket.gethostname(), "replica": index, **_where()}
     if template is None:
         return f"{values['pid']}@{values['hostname']}"
     return template.format(**values) if "{" in template else template
+
+
+class _StartRate:
+    """Token bucket of burst 1 for activity starts: a poll goes out no sooner than ``1 / rate`` after the
+    previous poll that returned a task (the task was recorded started before the poll returned)."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self._interval = 1.0 / per_second if per_second else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if self._interval:
+            delay = self._next - asyncio.get_running_loop().time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    def started(self) -> None:
+        if self._interval:
+            self._next = asyncio.get_running_loop().time() + self._interval
 
 
 class WorkerReplica:
@@ -82,14 +115,24 @@ class WorkerReplica:
         self._history = HistoryClient(spec.config)
         self._matching = MatchingClient(spec.config)
         self._workflows = {workflow.get_definition(cls).name: workflow.get_definition(cls) for cls in spec.workflows}
+        self._replica_id = uuid.uuid4().hex
+        # Activities sent to this replica alone (sessions, activity.info().replica_task_queue) have slots of
+        # their own: an idle long poll of the pool's queue holding every slot must not keep them waiting.
+        self._replica_queue = replica_queue_name(self._replica_id) if spec.activities else ""
+        self._replica_slots = asyncio.Semaphore(spec.max_concurrent_activities)
         self._runner = ActivityRunner(
             spec.activities,
             data_converter=self._converter,
-            max_workers=spec.max_concurrent_activities,
+            max_workers=spec.max_concurrent_activities * 2,  # the pool's queue and the replica's own
             heartbeat=self._heartbeat,
+            replica_task_queue=self._replica_queue,
+        )
+        self._sessions = SessionHost(
+            spec.max_concurrent_sessions, self._replica_queue, self._converter, self._history.describe
         )
         self._identity = _identity(spec.identity, spec.index)
-        self._replica_id = uuid.uuid4().hex
+        self._where = _where()
+        self._activity_rate = _StartRate(spec.max_activities_per_second)
         self._sticky_queue = (
             sticky_queue_name(self._replica_id) if self._workflows and spec.max_cached_workflows > 0 else ""
         )
@@ -112,9 +155,12 @@ class WorkerReplica:
                     self._poll(self._sticky_queue, RR.TASK_QUEUE_TYPE_WORKFLOW, self._workflow_slots,
                                self._workflow_task)
             if self._runner.activity_names:
-                for _ in range(min(_ACTIVITY_POLLERS, self._spec.max_concurrent_activities)):
+                # A rate-limited replica polls one at a time, so no two waiting polls start tasks together.
+                pollers = 1 if self._spec.max_activities_per_second else _ACTIVITY_POLLERS
+                for _ in range(min(pollers, self._spec.max_concurrent_activities)):
                     self._poll(tq, RR.TASK_QUEUE_TYPE_ACTIVITY, self._activity_slots, self._activity_task)
-        return {"identity": self._identity, "pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id()}
+                self._poll(self._replica_queue, RR.TASK_QUEUE_TYPE_ACTIVITY, self._replica_slots, self._activity_task)
+        return {"identity": self._identity, "pid": os.getpid(), "index": self._spec.index, **self._where}
 
     async def stop(self, graceful_timeout_s: float) -> None:
         """Stop polling, wait up to ``graceful_timeout_s`` for running tasks, then drop the rest."""
@@ -142,10 +188,20 @@ class WorkerReplica:
 
     async def _poll_loop(self, queue: str, queue_type: int, slots: asyncio.Semaphore, handle: Any) -> None:
         poller = {"identity": self._identity, "poller_id": self._replica_id, "labels": [], "accept_unlabelled": True,
-                  "watch": ray.get_runtime_context().current_actor}
+                  "watch": ray.get_runtime_context().current_actor, **self._where}
+        rate = self._activity_rate if queue_type == RR.TASK_QUEUE_TYPE_ACTIVITY else None
+        if queue_type == RR.TASK_QUEUE_TYPE_ACTIVITY:
+            poller["labels"] = list(self._spec.labels)
+            # A queue only this replica polls (not the pool's task queue) takes all of its tasks.
+            poller["accept_unlabelled"] = self._spec.accept_unlabelled or queue != self._spec.task_queue
+            if self._spec.max_task_queue_activities_per_second is not None:  # queue-wide, enforced by Matching
+                poller["task_queue_rate_limit"] = self._spec.max_task_queue_activities_per_second
+                poller["task_queue_rate_limit_set_at"] = self._spec.task_queue_rate_limit_set_at
         while not self._stopping:
             await slots.acquire()
             try:
+                if rate is not None:
+                    await rate.wait()
                 data = await self._matching.poll(self._spec.namespace, queue, queue_type, poller)
             except asyncio.CancelledError:
                 slots.release()
@@ -158,6 +214,8 @@ class WorkerReplica:
             if data is None:
                 slots.release()
                 continue
+            if rate is not None:
+                rate.started()
             self._spawn_task(handle, data, slots)
 
     def _spawn_task(self, handle: Any, data: bytes, slots: asyncio.Semaphore) -> None:
@@ -254,6 +312,11 @@ class WorkerReplica:
     async def _reserve_eager_slots(self, request: RR.RespondWorkflowTaskCompletedRequest, task_queue: str) -> int:
         """Take free activity slots for activities this replica can run itself (eager execution)."""
         names = set(self._runner.activity_names)
+        if self._replica_queue:
+            names.add(SESSION_CREATE_ACTIVITY)  # built in, run by self._sessions
+        if (not self._spec.accept_unlabelled or self._spec.max_activities_per_second
+                or self._spec.max_task_queue_activities_per_second):
+            return 0  # eager starts would bypass the pool's routing or its (or the queue's) rate limit
         wanted = sum(
             1 for c in request.commands
             if c.HasField("schedule_activity_task_command_attributes")
@@ -289,7 +352,10 @@ class WorkerReplica:
     # -- activity tasks -----------------------------------------------------------------------
     async def _activity_task(self, data: bytes) -> None:
         task = RR.PollActivityTaskQueueResponse.FromString(data)
-        response = await self._runner.run(task, self._identity)
+        if self._sessions.handles(task.activity_type):  # built-in session activities, not the user's registry
+            response = await self._sessions.run(task, self._identity)
+        else:
+            response = await self._runner.run(task, self._identity)
         if not isinstance(response, RR.RespondActivityTaskCompletedRequest):
             await self._history.respond_activity_task_failed(response)
             return

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import sysconfig
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from rayflow import activity, constants, workflow
+from rayflow.exceptions import WorkerPlacementError
+from rayflow.worker.labels import placement_problems, pool_labels
 from rayflow.worker.replica import ReplicaSpec, WorkerReplica
 
 if TYPE_CHECKING:
@@ -40,10 +43,28 @@ class Worker:
         max_concurrent_activities: activity slots per replica (default 100).
         max_concurrent_workflow_tasks: workflow task slots per replica (default 100).
         max_cached_workflows: running workflows kept per replica (default 1000; 0 = replay every task).
+        max_concurrent_sessions: worker sessions (``workflow.session()``) open at once per replica
+            (default 1000); a full replica leaves new sessions to the others.
         sticky_queue_schedule_to_start_timeout: after this, a task waiting on a replica's sticky queue
             goes back to the normal queue (default 10 s).
         graceful_shutdown_timeout: how long ``shutdown()`` waits for running tasks (default 10 s).
-        placement_timeout: how long to wait for Ray to place the replicas before failing (default 60 s).
+        placement_timeout: how long to wait for Ray to place the replicas before failing with a
+            ``WorkerPlacementError`` that names the missing resource or label (default 60 s).
+        labels: labels this pool advertises besides those implied by its Ray options (``gpu`` when
+            ``num_gpus > 0``, ``gpu:<type>`` for an accelerator type, each custom resource name);
+            ``{"k": "v"}`` is advertised as ``k`` and ``k:v``. An activity with a ``resource_label`` runs
+            only on a pool advertising that label.
+        accept_unlabelled: whether this pool also runs activities that need no label (default True; False
+            keeps expensive replicas, e.g. GPU ones, for the work that needs them).
+        max_activities_per_second: activities each replica starts per second at most, even with free slots
+            (default: no limit).
+        max_task_queue_activities_per_second: activities the whole task queue starts per second at most,
+            across all pools on it, enforced by Matching: tasks beyond it wait in the queue's backlog. The
+            last value set (by any pool) wins and is kept by the service (default: leave it as it is).
+            Replicas with a limit do not start activities eagerly.
+
+    A replica that dies is replaced by a new one with the same index; the tasks it was running are
+    retried by the service after their timeouts.
     """
 
     def __init__(
@@ -59,9 +80,14 @@ class Worker:
         max_concurrent_activities: int = 100,
         max_concurrent_workflow_tasks: int = 100,
         max_cached_workflows: int = 1000,
+        max_concurrent_sessions: int = 1000,
         sticky_queue_schedule_to_start_timeout: timedelta = constants.DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT,
         graceful_shutdown_timeout: timedelta = timedelta(seconds=constants.DEFAULT_GRACEFUL_SHUTDOWN_S),
         placement_timeout: timedelta = timedelta(seconds=constants.DEFAULT_PLACEMENT_TIMEOUT_S),
+        labels: dict[str, str] | None = None,
+        accept_unlabelled: bool = True,
+        max_activities_per_second: float | None = None,
+        max_task_queue_activities_per_second: float | None = None,
     ) -> None:
         if not task_queue:
             raise ValueError("Worker: task_queue is required")
@@ -73,6 +99,15 @@ class Worker:
             raise ValueError("Worker: max_concurrent_activities and max_concurrent_workflow_tasks must be >= 1")
         if max_cached_workflows < 0:
             raise ValueError("Worker: max_cached_workflows must be >= 0")
+        if max_concurrent_sessions < 1:
+            raise ValueError(f"Worker: max_concurrent_sessions must be >= 1, got {max_concurrent_sessions}")
+        if max_activities_per_second is not None and not max_activities_per_second > 0:
+            raise ValueError(f"Worker: max_activities_per_second must be > 0, got {max_activities_per_second}")
+        if max_task_queue_activities_per_second is not None and not max_task_queue_activities_per_second > 0:
+            raise ValueError(
+                f"Worker: max_task_queue_activities_per_second must be > 0, got {max_task_queue_activities_per_second}"
+            )
+        advertised = pool_labels(ray_actor_options, labels)
         _check_definitions(workflows, activities)
         _ship_user_code_by_value([*workflows, *activities])
         self._client = client
@@ -90,11 +125,20 @@ class Worker:
             max_concurrent_activities=max_concurrent_activities,
             max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
             max_cached_workflows=max_cached_workflows,
+            max_concurrent_sessions=max_concurrent_sessions,
             sticky_schedule_to_start_timeout=sticky_queue_schedule_to_start_timeout,
             data_converter=client.data_converter,
+            labels=advertised,
+            accept_unlabelled=accept_unlabelled,
+            max_activities_per_second=max_activities_per_second,
+            max_task_queue_activities_per_second=max_task_queue_activities_per_second,
+            task_queue_rate_limit_set_at=time.time(),
         )
         self._actors: list[Any] = []
         self._identities: list[str] = []
+        self._infos: list[dict[str, Any]] = []
+        self._watchers: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._stopped = asyncio.Event()
         self._started = False
 
@@ -111,27 +155,113 @@ class Worker:
     def identities(self) -> list[str]:
         return list(self._identities)
 
+    @property
+    def labels(self) -> list[str]:
+        """The labels this pool advertises on its activity polls."""
+        return list(self._spec.labels)
+
+    @property
+    def replica_infos(self) -> list[dict[str, Any]]:
+        """Per replica: ``index``, ``identity``, ``pid``, ``node_id``, ``node_ip``, ``actor_id``."""
+        return [dict(info) for info in self._infos]
+
     async def start(self) -> None:
         """Create the replicas and start polling; fails if Ray cannot place them in time."""
         if self._started:
             return
         self._started = True
-        options = {"max_concurrency": 100_000, **self._ray_actor_options}
-        for index in range(self._replicas):
-            spec = ReplicaSpec(**{**self._spec.__dict__, "index": index})
-            self._actors.append(_ReplicaActor.options(**options).remote(spec))
-        try:
-            infos = await asyncio.wait_for(
-                asyncio.gather(*(actor.start.remote() for actor in self._actors)), timeout=self._placement_s
-            )
-        except TimeoutError:
+        self._actors = [self._create_replica(index) for index in range(self._replicas)]
+        starts = [asyncio.ensure_future(actor.start.remote()) for actor in self._actors]
+        done, pending = await asyncio.wait(starts, timeout=self._placement_s)
+        if pending:
+            for future in pending:
+                future.cancel()
             await self._kill()
-            raise RuntimeError(
-                f"Worker on task queue {self.task_queue!r}: Ray could not place {self._replicas} replica(s) with "
-                f"options {self._ray_actor_options} within {self._placement_s:.0f} s; no node has the requested "
-                f"resources or labels. Check `ray status` or lower the request."
-            ) from None
+            raise WorkerPlacementError(self._placement_message(self._replicas - len(pending))) from None
+        try:
+            infos = [future.result() for future in starts]
+        except BaseException:
+            await self._kill()
+            raise
+        self._infos = infos
         self._identities = [info["identity"] for info in infos]
+        self._watchers = [
+            asyncio.ensure_future(self._watch(index, actor)) for index, actor in enumerate(self._actors)
+        ]
+
+    def _create_replica(self, index: int) -> Any:
+        options = {"max_concurrency": 100_000, **self._ray_actor_options}
+        spec = ReplicaSpec(**{**self._spec.__dict__, "index": index})
+        return _ReplicaActor.options(**options).remote(spec)
+
+    def _placement_message(self, placed: int) -> str:
+        try:
+            problems = placement_problems(self._ray_actor_options, ray.nodes(), self._replicas)
+        except Exception as err:  # never hide the timeout behind a failed diagnosis
+            problems = [f"(could not read the cluster's nodes: {err})"]
+        reason = "; ".join(problems) or (
+            "the nodes that could hold them have no free capacity now (other actors hold their resources); "
+            f"available: {ray.available_resources()}"
+        )
+        return (
+            f"Worker on task queue {self.task_queue!r}: Ray placed {placed} of {self._replicas} replica(s) with "
+            f"options {self._ray_actor_options} within {self._placement_s:g} s: {reason}. Check `ray status`, "
+            f"add such a node, lower the request or raise placement_timeout."
+        )
+
+    async def _watch(self, index: int, actor: Any) -> None:
+        """Replace replica ``index`` when it dies (unless the worker is shutting down)."""
+        while not self._stopping:
+            try:
+                await actor.wait_until_dead.remote()
+            except asyncio.CancelledError:
+                raise
+            except ray.exceptions.ActorUnavailableError:
+                # Ray is restarting it (max_restarts in ray_actor_options): its state is gone, start it again.
+                await asyncio.sleep(0.5)
+                try:
+                    await actor.start.remote()
+                except Exception:
+                    logger.info("replica %d of %s did not restart; will check again", index, self.task_queue)
+                continue
+            except Exception as err:
+                if self._stopping:
+                    return
+                logger.warning("replica %d of task queue %s died (%s); replacing it", index, self.task_queue,
+                               type(err).__name__)
+                actor = await self._replace(index)
+                if actor is None:
+                    return
+                continue
+            return  # wait_until_dead never returns normally
+
+    async def _replace(self, index: int) -> Any:
+        """A new, started replica in slot ``index``; retried until it starts or the worker stops."""
+        delay = 1.0
+        while not self._stopping:
+            actor = self._create_replica(index)
+            if self._actors[index:index + 1]:
+                self._actors[index] = actor
+            try:
+                info = await asyncio.wait_for(actor.start.remote(), timeout=self._placement_s)
+            except asyncio.CancelledError:
+                ray.kill(actor, no_restart=True)
+                raise
+            except Exception as err:
+                logger.warning("replacement of replica %d of %s failed to start: %s; retrying in %.0f s",
+                               index, self.task_queue, str(err) or type(err).__name__, delay)
+                ray.kill(actor, no_restart=True)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 30.0)
+                continue
+            if self._stopping:
+                ray.kill(actor, no_restart=True)
+                return None
+            if index < len(self._infos):
+                self._infos[index] = info
+                self._identities[index] = info["identity"]
+            return actor
+        return None
 
     async def run(self) -> None:
         """Start, then serve until ``shutdown()`` is called."""
@@ -140,6 +270,10 @@ class Worker:
 
     async def shutdown(self) -> None:
         """Stop polling, let running tasks finish (up to the graceful timeout), then remove the replicas."""
+        self._stopping = True
+        for watcher in self._watchers:
+            watcher.cancel()
+        self._watchers = []
         if not self._actors:
             self._stopped.set()
             return
