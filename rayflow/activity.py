@@ -98,6 +98,9 @@ class Info:
         attempt: attempt number, starting at 1.
         workflow_id, workflow_run_id, workflow_namespace, workflow_type: the workflow that scheduled it.
         task_queue: the task queue the activity was dispatched on.
+        replica_task_queue: the activity task queue only the replica running this attempt polls: a
+            workflow can send later activities there (``execute_activity(..., task_queue=...)``) to run
+            them in the same process, e.g. download, process and upload on one host ("" outside a worker).
         heartbeat_details: details of the last heartbeat of a previous attempt (empty on the first).
         heartbeat_timeout, schedule_to_close_timeout, start_to_close_timeout: ``None`` when unset.
         scheduled_time: when the activity was first scheduled.
@@ -122,6 +125,7 @@ class Info:
     current_attempt_scheduled_time: datetime
     started_time: datetime
     task_token: bytes
+    replica_task_queue: str = ""
 
 
 @dataclass(frozen=True)

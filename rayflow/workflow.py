@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar, overload
 
 from rayflow import _runtime
+from rayflow._session import Session
 from rayflow.common import RetryPolicy
 from rayflow.exceptions import NondeterminismError
 
@@ -43,6 +44,8 @@ __all__ = [
     "now",
     "random",
     "run",
+    "Session",
+    "session",
     "sleep",
     "start_activity",
     "time",
@@ -395,6 +398,49 @@ async def execute_activity(
         retry_policy=retry_policy,
         activity_id=activity_id,
         resource_label=resource_label,
+    )
+
+
+# -- worker sessions ---------------------------------------------------------------------------------------
+
+
+def session(
+    *,
+    resource_label: str | None = None,
+    task_queue: str | None = None,
+    creation_timeout: timedelta = timedelta(seconds=60),
+    failure_timeout: timedelta = timedelta(seconds=10),
+) -> Session:
+    """A worker session: run a series of activities on one worker replica (same process, same host)::
+
+        async with workflow.session(resource_label="gpu") as s:
+            path = await s.execute_activity(download, url, start_to_close_timeout=timedelta(minutes=5))
+            await s.execute_activity(process, path, start_to_close_timeout=timedelta(minutes=30))
+
+    Entering opens the session on a replica of ``task_queue`` that has a free session slot
+    (``Worker(max_concurrent_sessions=N)``, default 1000); ``s.execute_activity`` and ``s.start_activity``
+    take the arguments of ``workflow.execute_activity`` (less ``task_queue``) and send the activity to that
+    replica's own queue (``s.task_queue``); leaving frees the slot. Everything is recorded as activities, so
+    it replays deterministically.
+
+    Args:
+        resource_label: open the session only on a replica advertising this label, e.g. ``"gpu"``.
+        task_queue: the task queue whose replicas may host it (default: the workflow's).
+        creation_timeout: how long to look for a replica with a free slot (default 60 s).
+        failure_timeout: how long an activity of the session may wait for the replica to take it before the
+            replica is considered gone (default 10 s; its schedule-to-start timeout unless one is given).
+
+    Raises:
+        SessionFailedError: (on entering) no replica opened the session within ``creation_timeout``;
+            (from the session's activities) the replica is gone: open a new session to go on.
+        ValueError: a timeout is not a positive ``timedelta``.
+    """
+    _runtime.current("workflow.session()")
+    return Session(
+        resource_label=resource_label,
+        task_queue=task_queue,
+        creation_timeout=creation_timeout,
+        failure_timeout=failure_timeout,
     )
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from rayflow import constants
 
 STICKY_QUEUE_PREFIX = "__sticky__/"
+#: Each replica with activities polls an activity queue of its own, named by this prefix and its replica id.
+REPLICA_QUEUE_PREFIX = "__replica__/"
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class ServiceConfig:
         return constants.MATCHING_ACTOR_NAME.format(index=index)
 
     def partitions_of(self, task_queue: str) -> int:
-        """Partitions of a task queue: sticky queues have one, others as configured."""
-        if is_sticky_queue(task_queue):
+        """Partitions of a task queue: sticky and replica queues have one, others as configured."""
+        if is_sticky_queue(task_queue) or is_replica_queue(task_queue):
             return 1
         return max(1, int(self.task_queue_partitions.get(task_queue, self.default_partitions)))
 
@@ -51,3 +53,12 @@ def is_sticky_queue(task_queue: str) -> bool:
 
 def sticky_queue_name(replica_id: str) -> str:
     return f"{STICKY_QUEUE_PREFIX}{replica_id}"
+
+
+def is_replica_queue(task_queue: str) -> bool:
+    return task_queue.startswith(REPLICA_QUEUE_PREFIX)
+
+
+def replica_queue_name(replica_id: str) -> str:
+    """The activity task queue only the replica ``replica_id`` polls (``activity.info().replica_task_queue``)."""
+    return f"{REPLICA_QUEUE_PREFIX}{replica_id}"

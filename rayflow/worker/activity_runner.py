@@ -154,6 +154,7 @@ class ActivityRunner:
         data_converter: decodes arguments and encodes results and failures (default: ``DataConverter.default``).
         max_workers: threads for sync activities, i.e. how many run at once (default 100).
         heartbeat: ``heartbeat(task_token, details) -> cancel_requested``, awaited on the runner's loop.
+        replica_task_queue: the replica's own activity task queue (``activity.info().replica_task_queue``).
     """
 
     def __init__(
@@ -163,6 +164,7 @@ class ActivityRunner:
         data_converter: DataConverter = DataConverter.default,
         max_workers: int = 100,
         heartbeat: HeartbeatCallback,
+        replica_task_queue: str = "",
     ) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
@@ -181,6 +183,7 @@ class ActivityRunner:
             self._activities[definition.name] = (fn, definition.is_async)
         self._data_converter = data_converter
         self._heartbeat = heartbeat
+        self._replica_task_queue = replica_task_queue
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="rayflow-activity")
         self._heartbeat_sends: set[asyncio.Task[None]] = set()
 
@@ -285,4 +288,5 @@ class ActivityRunner:
             current_attempt_scheduled_time=timestamp_from_proto(task.current_attempt_scheduled_time) or scheduled,
             started_time=started,
             task_token=task.task_token,
+            replica_task_queue=self._replica_task_queue,
         )

@@ -35,6 +35,8 @@ def test_public_names_are_pinned() -> None:
             "now",
             "random",
             "run",
+            "Session",
+            "session",
             "sleep",
             "start_activity",
             "time",
