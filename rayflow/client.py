@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf import json_format
@@ -39,6 +39,10 @@ __all__ = [
     "PendingActivityInfo",
     "HistoryEvent",
     "WorkflowHistory",
+    "TaskQueueDescription",
+    "TaskQueueTypeDescription",
+    "TaskQueuePartitionInfo",
+    "PollerInfo",
 ]
 
 _NO_ARG = object()
@@ -194,6 +198,18 @@ class Client:
         return WorkflowHandle(self, workflow_id, run_id=run_id, result_run_id=run_id,
                               first_execution_run_id=first_execution_run_id)
 
+    async def describe_task_queue(self, task_queue: str) -> TaskQueueDescription:
+        """Pollers, backlog (count and age, per partition and label), dispatch rate and rate limit of the
+        workflow and the activity queue named ``task_queue``."""
+        from rayflow.service.matching.client import MatchingClient
+
+        raw = await MatchingClient(self._config).describe_task_queue(self._namespace, task_queue)
+        return TaskQueueDescription(
+            name=task_queue,
+            workflow=TaskQueueTypeDescription._from_partitions(raw["workflow"]),
+            activity=TaskQueueTypeDescription._from_partitions(raw["activity"]),
+        )
+
 
 def _workflow_type(workflow_run: Callable[..., Any] | str) -> str:
     if isinstance(workflow_run, str):
@@ -330,6 +346,103 @@ class WorkflowExecutionDescription:
             ],
             raw=response,
         )
+
+
+@dataclass(frozen=True)
+class PollerInfo:
+    """A worker replica that polled the queue in the last 5 minutes (pollers of all partitions merged)."""
+
+    identity: str
+    last_access_time: datetime
+    labels: list[str]
+    build_id: str
+    rate_limit: float | None  # the queue-wide activities/s limit its pool asks for (None: none)
+    node_id: str
+    node_ip: str
+    actor_id: str
+
+
+@dataclass(frozen=True)
+class TaskQueuePartitionInfo:
+    """One partition of a task queue: its backlog (``""`` = tasks that need no label) and tasks/s handed out."""
+
+    partition: int
+    backlog: int
+    backlog_age: timedelta | None
+    backlog_by_label: dict[str, int]
+    dispatch_rate: float
+
+
+@dataclass(frozen=True)
+class TaskQueueTypeDescription:
+    """The workflow or the activity queue of a name: totals over its partitions.
+
+    ``backlog_age`` is the age of the oldest backlogged task (None: no backlog); ``dispatch_rate`` is tasks
+    handed to pollers per second over the last 30 s; ``rate_limit`` is the queue-wide activities/s limit
+    (activity queue only; None: no limit).
+    """
+
+    pollers: list[PollerInfo]
+    backlog: int
+    backlog_age: timedelta | None
+    backlog_by_label: dict[str, int]
+    partitions: list[TaskQueuePartitionInfo]
+    dispatch_rate: float
+    rate_limit: float | None
+
+    @staticmethod
+    def _from_partitions(raw: list[dict[str, Any]]) -> TaskQueueTypeDescription:
+        pollers: dict[str, dict[str, Any]] = {}
+        partitions = []
+        by_label: dict[str, int] = {}
+        rate_limit: tuple[float, float] | None = None  # (set_at, rate) of the latest setting
+        for part in raw:
+            for poller in part["pollers"]:
+                seen = pollers.get(poller["poller_id"])
+                if seen is None or poller["last_access_time"] > seen["last_access_time"]:
+                    pollers[poller["poller_id"]] = poller
+            for label, count in part["backlog_by_label"].items():
+                by_label[label] = by_label.get(label, 0) + count
+            if part.get("rate_limit") is not None and (rate_limit is None or part["rate_limit_set_at"] > rate_limit[0]):
+                rate_limit = (part["rate_limit_set_at"], part["rate_limit"])
+            partitions.append(TaskQueuePartitionInfo(
+                partition=part["partition"],
+                backlog=part["backlog"],
+                backlog_age=timedelta(seconds=part["backlog_age_s"]) if part["backlog"] else None,
+                backlog_by_label=dict(part["backlog_by_label"]),
+                dispatch_rate=part.get("dispatch_rate", 0.0),
+            ))
+        ages = [p.backlog_age for p in partitions if p.backlog_age is not None]
+        return TaskQueueTypeDescription(
+            pollers=[
+                PollerInfo(
+                    identity=p["identity"],
+                    last_access_time=datetime.fromtimestamp(p["last_access_time"], UTC),
+                    labels=list(p["labels"]),
+                    build_id=p.get("build_id", ""),
+                    rate_limit=p.get("rate_limit"),
+                    node_id=p.get("node_id", ""),
+                    node_ip=p.get("node_ip", ""),
+                    actor_id=p.get("actor_id", ""),
+                )
+                for p in sorted(pollers.values(), key=lambda p: (p["identity"], p["poller_id"]))
+            ],
+            backlog=sum(p.backlog for p in partitions),
+            backlog_age=max(ages) if ages else None,
+            backlog_by_label=by_label,
+            partitions=partitions,
+            dispatch_rate=sum(p.dispatch_rate for p in partitions),
+            rate_limit=None if rate_limit is None else rate_limit[1],
+        )
+
+
+@dataclass(frozen=True)
+class TaskQueueDescription:
+    """What ``client.describe_task_queue(name)`` returns: the workflow and the activity queue of that name."""
+
+    name: str
+    workflow: TaskQueueTypeDescription
+    activity: TaskQueueTypeDescription
 
 
 # Payload fields holding one value (a result) rather than a list of values (arguments, details).

@@ -13,11 +13,13 @@ PUBLIC = {
     "rayflow": ["activity", "workflow"],
     "rayflow.workflow": [
         "ActivityHandle", "Info", "NondeterminismError", "defn", "execute_activity", "get_definition", "info",
-        "now", "random", "run", "sleep", "start_activity", "time", "unsafe", "uuid4", "wait_condition",
+        "now", "random", "run", "Session", "session", "sleep", "start_activity", "time", "unsafe", "uuid4",
+        "wait_condition",
     ],
     "rayflow.activity": ["Info", "defn", "get_definition", "heartbeat", "in_activity", "info", "is_cancelled"],
     "rayflow.client": [
-        "Client", "HistoryEvent", "PendingActivityInfo", "WorkflowExecutionDescription", "WorkflowHandle",
+        "Client", "HistoryEvent", "PendingActivityInfo", "PollerInfo", "TaskQueueDescription",
+        "TaskQueuePartitionInfo", "TaskQueueTypeDescription", "WorkflowExecutionDescription", "WorkflowHandle",
         "WorkflowHistory",
     ],
     "rayflow.worker": ["Worker"],
@@ -27,8 +29,9 @@ PUBLIC = {
     ],
     "rayflow.exceptions": [
         "ActivityError", "ApplicationError", "CancelledError", "FailureError", "NondeterminismError", "PayloadError",
-        "RayflowError", "ServerError", "ServiceUnavailableError", "TerminatedError", "TimeoutError",
-        "WorkflowAlreadyStartedError", "WorkflowFailureError", "WorkflowNotFoundError",
+        "RayflowError", "ServerError", "ServiceUnavailableError", "SessionFailedError", "TerminatedError",
+        "TimeoutError",
+        "WorkerPlacementError", "WorkflowAlreadyStartedError", "WorkflowFailureError", "WorkflowNotFoundError",
     ],
     "rayflow.converter": [
         "DataConverter", "DefaultPayloadConverter", "ENCODING_BINARY", "ENCODING_CLOUDPICKLE", "ENCODING_JSON",
@@ -49,7 +52,7 @@ def test_error_tree():
     from rayflow import exceptions as e
 
     for name in ("ApplicationError", "ActivityError", "CancelledError", "TerminatedError", "TimeoutError",
-                 "ServerError"):
+                 "ServerError", "SessionFailedError"):
         assert issubclass(getattr(e, name), e.FailureError)
     assert issubclass(e.FailureError, e.RayflowError)
     assert issubclass(e.WorkflowFailureError, e.RayflowError)

@@ -4,22 +4,31 @@
 actor that wraps it. Which actor hosts which partition is asked of ``MatchingClient`` (client.py), the
 only place that knows placement: forwarding to a partition hosted here is a local call, to another an
 actor call.
+
+The activities-per-second limit of a task queue (``task_queue_rate_limit`` in activity pollers' dicts) is
+global: each partition gets limit / partitions. The latest setting (by the ``task_queue_rate_limit_set_at``
+its worker stamps it with) wins, and is kept in the store's metadata, so a restarted Matching actor
+enforces it before any poller tells it again (read once per queue when first touched, written only when
+the setting changes, both off the hot path).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import ray
 
 from rayflow.service._ray_calls import call
 from rayflow.service.config import ServiceConfig
-from rayflow.service.matching.client import MatchingClient
+from rayflow.service.matching.client import TASK_QUEUE_TYPES, MatchingClient, empty_partition
 from rayflow.service.matching.partition import (
     Cancellations,
     LocalForwarder,
@@ -28,6 +37,9 @@ from rayflow.service.matching.partition import (
     Poller,
     TaskQueuePartition,
 )
+
+if TYPE_CHECKING:
+    from rayflow.persistence.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +54,31 @@ RECORD_RETRY_MAX_DELAY_S = 2.0
 #: Partitions with nothing in them and untouched this long are dropped (sticky queues of gone replicas).
 IDLE_PARTITION_S = 600.0
 SWEEP_EVERY_S = 60.0
+
+ACTIVITY = TASK_QUEUE_TYPES["activity"]
+
+
+def rate_limit_key(namespace: str, task_queue: str) -> str:
+    """Store metadata key of a task queue's activities-per-second limit."""
+    return f"task_queue_rate/{quote(namespace, safe='')}/{task_queue}"
+
+
+@dataclass(frozen=True)
+class RateLimitSetting:
+    """A task queue's activities-per-second limit and when its worker set it (epoch seconds)."""
+
+    rate: float
+    set_at: float
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"rate": self.rate, "set_at": self.set_at}).encode()
+
+    @staticmethod
+    def from_bytes(data: bytes | None) -> RateLimitSetting | None:
+        if not data:
+            return None
+        value = json.loads(data)
+        return RateLimitSetting(float(value["rate"]), float(value["set_at"]))
 
 
 async def _echo(task: MatchingTask, identity: str, request_id: str) -> bytes:
@@ -101,6 +138,8 @@ class MatchingEngine:
         record_started: records a task as started with its history shard (default:
             ``HistoryClient(config).record_task_started``); ``"echo"`` answers polls with the task itself.
         client: the placement oracle (default ``MatchingClient(config)``, actors looked up by name).
+        persist: keep task queue rate limits in the store of ``config.data_dir`` (default: only with the
+            real history service, i.e. ``record_started`` None); ``store``: that store (default: opened lazily).
     """
 
     def __init__(
@@ -109,6 +148,9 @@ class MatchingEngine:
         index: int,
         record_started: RecordStarted | str | None = None,
         client: MatchingClient | None = None,
+        *,
+        persist: bool | None = None,
+        store: Store | None = None,
     ) -> None:
         self.config = config
         self.index = index
@@ -121,6 +163,12 @@ class MatchingEngine:
         self._forwarder = _ActorForwarder(self)
         self._last_sweep = time.monotonic()
         self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._persist = (record_started is None) if persist is None else persist
+        self._store = store
+        self._rate_limits: dict[tuple[str, str], RateLimitSetting] = {}
+        self._rate_loaded: dict[tuple[str, str], asyncio.Future[None] | None] = {}  # None: loaded
+        self._save_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[Any]] = set()
 
     # -- placement and partitions ------------------------------------------------------------
     def hosts(self, key: PartitionKey) -> bool:
@@ -131,7 +179,94 @@ class MatchingEngine:
         if part is None:
             forwarder = self._forwarder if self.config.partitions_of(key.task_queue) > 1 else None
             part = self._partitions[key] = TaskQueuePartition(key, forwarder, self._cancellations)
+            if key.task_queue_type == ACTIVITY:
+                part.set_rate_limit(self._partition_rate(key.namespace, key.task_queue))
         return part
+
+    # -- rate limits -------------------------------------------------------------------------
+    def rate_limit(self, namespace: str, task_queue: str) -> RateLimitSetting | None:
+        """The queue's activities-per-second limit as this actor knows it."""
+        return self._rate_limits.get((namespace, task_queue))
+
+    def _partition_rate(self, namespace: str, task_queue: str) -> float | None:
+        setting = self._rate_limits.get((namespace, task_queue))
+        return None if setting is None else setting.rate / self.config.partitions_of(task_queue)
+
+    async def _ready(self, namespace: str, task_queue: str, task_queue_type: int) -> None:
+        """Before a queue's activity partitions are first used here: load its stored rate limit (once)."""
+        if task_queue_type != ACTIVITY or not self._persist:
+            return
+        queue = (namespace, task_queue)
+        if queue not in self._rate_loaded:
+            self._rate_loaded[queue] = asyncio.ensure_future(self._load_rate_limit(namespace, task_queue))
+        loading = self._rate_loaded[queue]
+        if loading is not None:
+            await asyncio.shield(loading)
+
+    async def _load_rate_limit(self, namespace: str, task_queue: str) -> None:
+        try:
+            data = await self._get_store().get_metadata(rate_limit_key(namespace, task_queue))
+            setting = RateLimitSetting.from_bytes(data)
+        except Exception:
+            logger.warning("matching: reading the rate limit of %s/%s failed", namespace, task_queue, exc_info=True)
+            setting = None
+        self._rate_loaded[(namespace, task_queue)] = None
+        if setting is not None:
+            self.set_rate_limit(namespace, task_queue, setting, save=False)
+
+    def _get_store(self) -> Store:
+        if self._store is None:
+            from rayflow.persistence import open_store  # lazy: only a service that keeps rate limits needs it
+
+            self._store = open_store(self.config.data_dir, durability=self.config.durability)
+        return self._store
+
+    def _learn(self, namespace: str, task_queue: str, task_queue_type: int, poller: Poller) -> None:
+        """An activity poller says which rate limit its worker wants: the latest setting wins."""
+        if task_queue_type != ACTIVITY or poller.rate_limit is None or not poller.rate_limit > 0:
+            return
+        current = self._rate_limits.get((namespace, task_queue))
+        if current is not None and current.rate == poller.rate_limit and current.set_at >= poller.rate_limit_set_at:
+            return
+        set_at = poller.rate_limit_set_at if poller.rate_limit_set_at > 0 else time.time()  # unstamped: now
+        if current is None or set_at >= current.set_at:
+            self.set_rate_limit(namespace, task_queue, RateLimitSetting(poller.rate_limit, set_at))
+
+    def set_rate_limit(self, namespace: str, task_queue: str, setting: RateLimitSetting, *, save: bool = True) -> None:
+        """Apply a queue's limit to the activity partitions hosted here (unless an as recent one is known)."""
+        queue = (namespace, task_queue)
+        current = self._rate_limits.get(queue)
+        if current is not None and current.set_at > setting.set_at:
+            return
+        self._rate_limits[queue] = setting
+        for key, part in self._partitions.items():
+            if key[:3] == (namespace, task_queue, ACTIVITY):
+                part.set_rate_limit(self._partition_rate(namespace, task_queue))
+        if save and self._persist and current != setting:
+            self._spawn(self._save_rate_limit(namespace, task_queue, setting))
+
+    async def _save_rate_limit(self, namespace: str, task_queue: str, setting: RateLimitSetting) -> None:
+        key = rate_limit_key(namespace, task_queue)
+        try:
+            async with self._save_lock:
+                if self._rate_limits.get((namespace, task_queue)) != setting:
+                    return  # superseded meanwhile
+                store = self._get_store()
+                stored = RateLimitSetting.from_bytes(await store.get_metadata(key))
+                if stored is None or (stored.set_at <= setting.set_at and stored != setting):
+                    await store.put_metadata(key, setting.to_bytes())
+        except Exception:
+            logger.warning("matching: saving the rate limit of %s/%s failed", namespace, task_queue, exc_info=True)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def flush(self) -> None:
+        """Wait for rate-limit writes in flight (tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def _maybe_sweep(self) -> None:
         now = time.monotonic()
@@ -153,6 +288,7 @@ class MatchingEngine:
         message = MatchingTask.FromString(task)
         self._maybe_sweep()
         key = PartitionKey(message.namespace, message.task_queue, int(message.task_queue_type), partition)
+        await self._ready(*key[:3])
         await self.partition(key).add(message)
 
     async def poll(
@@ -168,6 +304,8 @@ class MatchingEngine:
         self._maybe_sweep()
         self._watch(poller)
         who = Poller.from_dict(poller)
+        await self._ready(namespace, task_queue, int(task_queue_type))
+        self._learn(namespace, task_queue, int(task_queue_type), who)
         part = self.partition(PartitionKey(namespace, task_queue, int(task_queue_type), partition))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -221,29 +359,50 @@ class MatchingEngine:
             part.cancel(poller_id)
 
     async def describe(self, namespace: str, task_queue: str, task_queue_type: int) -> dict[int, dict[str, Any]]:
-        """Partitions of this queue hosted here that exist: ``{partition: partition.describe()}``."""
-        return {
-            key.partition: part.describe()
-            for key, part in sorted(self._partitions.items())
-            if key[:3] == (namespace, task_queue, int(task_queue_type))
-        }
+        """The partitions of this queue hosted here: ``{partition: partition.describe()}`` (empty ones for
+        partitions not created yet), each with the queue's ``rate_limit`` and ``rate_limit_set_at`` as known
+        here (None and 0.0 without a limit)."""
+        task_queue_type = int(task_queue_type)
+        await self._ready(namespace, task_queue, task_queue_type)
+        setting = self._rate_limits.get((namespace, task_queue)) if task_queue_type == ACTIVITY else None
+        result: dict[int, dict[str, Any]] = {}
+        for partition in range(self.config.partitions_of(task_queue)):
+            key = PartitionKey(namespace, task_queue, task_queue_type, partition)
+            if not self.hosts(key):
+                continue
+            part = self._partitions.get(key)
+            if part is not None:
+                info = part.describe()
+            else:
+                info = empty_partition(partition)
+                if setting is not None:
+                    info["partition_rate_limit"] = self._partition_rate(namespace, task_queue)
+            info["rate_limit"] = None if setting is None else setting.rate
+            info["rate_limit_set_at"] = 0.0 if setting is None else setting.set_at
+            result[partition] = info
+        return result
 
     # -- forwarding between partitions -------------------------------------------------------
     async def offer_to_root(self, task: bytes) -> bool:
         message = MatchingTask.FromString(task)
         root = PartitionKey(message.namespace, message.task_queue, int(message.task_queue_type), 0)
+        await self._ready(*root[:3])
         return self.partition(root).offer(message)
 
     async def poll_forwarded(
         self, namespace: str, task_queue: str, task_queue_type: int, poller: dict[str, Any], timeout_s: float
     ) -> bytes | None:
+        who = Poller.from_dict(poller)
+        await self._ready(namespace, task_queue, int(task_queue_type))
+        self._learn(namespace, task_queue, int(task_queue_type), who)
         root = self.partition(PartitionKey(namespace, task_queue, int(task_queue_type), 0))
-        task = await root.poll(Poller.from_dict(poller), timeout_s, forwarded=True)
+        task = await root.poll(who, timeout_s, forwarded=True)
         return None if task is None else task.SerializeToString()
 
     async def take_from_child(
         self, namespace: str, task_queue: str, task_queue_type: int, partition: int, poller: dict[str, Any]
     ) -> tuple[bytes | None, bool]:
+        await self._ready(namespace, task_queue, int(task_queue_type))
         child = self.partition(PartitionKey(namespace, task_queue, int(task_queue_type), partition))
         task, more = child.take(Poller.from_dict(poller))
         return (None if task is None else task.SerializeToString()), more
@@ -251,6 +410,7 @@ class MatchingEngine:
     async def child_has_backlog(
         self, namespace: str, task_queue: str, task_queue_type: int, partition: int, label: str
     ) -> None:
+        await self._ready(namespace, task_queue, int(task_queue_type))
         self.partition(PartitionKey(namespace, task_queue, int(task_queue_type), 0)).child_has_backlog(partition, label)
 
 
@@ -262,10 +422,17 @@ class MatchingActor:
         config: the service layout.
         index: this actor's index; it hosts the partitions that ``MatchingClient.actor_index`` maps to it.
         record_started: see ``MatchingEngine`` (None = the history service; ``"echo"`` for tests).
+        persist: see ``MatchingEngine`` (keep rate limits in the store; default: with the history service).
     """
 
-    def __init__(self, config: ServiceConfig, index: int, record_started: RecordStarted | str | None = None) -> None:
-        self._engine = MatchingEngine(config, index, record_started)
+    def __init__(
+        self,
+        config: ServiceConfig,
+        index: int,
+        record_started: RecordStarted | str | None = None,
+        persist: bool | None = None,
+    ) -> None:
+        self._engine = MatchingEngine(config, index, record_started, persist=persist)
 
     async def add_task(self, task: bytes, partition: int = 0) -> None:
         await self._engine.add_task(task, partition)
@@ -286,6 +453,12 @@ class MatchingActor:
 
     async def describe(self, namespace: str, task_queue: str, task_queue_type: int) -> dict[int, dict[str, Any]]:
         return await self._engine.describe(namespace, task_queue, task_queue_type)
+
+    async def rate_limit(self, namespace: str, task_queue: str) -> tuple[float, float] | None:
+        """``(rate, set_at)`` of the queue's activities-per-second limit as this actor knows it, or None."""
+        await self._engine._ready(namespace, task_queue, ACTIVITY)
+        setting = self._engine.rate_limit(namespace, task_queue)
+        return None if setting is None else (setting.rate, setting.set_at)
 
     async def offer_to_root(self, task: bytes) -> bool:
         return await self._engine.offer_to_root(task)

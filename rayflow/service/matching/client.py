@@ -35,8 +35,19 @@ def actor_index(namespace: str, task_queue: str, task_queue_type: int, partition
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % num_matching
 
 
-def _empty_partition(partition: int) -> dict[str, Any]:
-    return {"partition": partition, "backlog": 0, "backlog_age_s": 0.0, "backlog_by_label": {}, "pollers": []}
+def empty_partition(partition: int) -> dict[str, Any]:
+    """``describe`` of a partition that holds nothing and has seen nobody."""
+    return {
+        "partition": partition,
+        "backlog": 0,
+        "backlog_age_s": 0.0,
+        "backlog_by_label": {},
+        "pollers": [],
+        "dispatch_rate": 0.0,
+        "partition_rate_limit": None,
+        "rate_limit": None,
+        "rate_limit_set_at": 0.0,
+    }
 
 
 class MatchingClient:
@@ -90,6 +101,9 @@ class MatchingClient:
 
         ``poller``: ``{"identity", "poller_id", "labels": [...], "accept_unlabelled": bool}``; the poller
         id must be unique per poller (``cancel_polls`` answers its polls with None for a few seconds after).
+        Optional keys, reported by ``describe_task_queue``: ``build_id``, ``node_id``, ``node_ip``,
+        ``actor_id``; and on activity polls ``task_queue_rate_limit`` (the queue-wide activities-per-second
+        limit its worker wants) with ``task_queue_rate_limit_set_at`` (epoch seconds: the latest setting wins).
         """
         partition = self.pick_partition(task_queue)
         handle = self.actor_for(namespace, task_queue, task_queue_type, partition)
@@ -111,7 +125,11 @@ class MatchingClient:
         """Every partition of both queues of that name: ``{"workflow": [...], "activity": [...]}``.
 
         Each entry: ``partition``, ``backlog``, ``backlog_age_s``, ``backlog_by_label`` (``""`` =
-        unlabelled) and ``pollers`` (``identity``, ``poller_id``, ``labels``, ``last_access_time``).
+        unlabelled), ``pollers`` (``identity``, ``poller_id``, ``labels``, ``accept_unlabelled``,
+        ``build_id``, ``rate_limit``, ``node_id``, ``node_ip``, ``actor_id``, ``last_access_time`` in epoch
+        seconds), ``dispatch_rate`` (tasks/s), ``partition_rate_limit`` (this partition's share, or None),
+        and the queue's ``rate_limit`` (activities/s, or None) with its ``rate_limit_set_at``, as known by
+        the actor hosting that partition.
         """
         partitions = range(self.config.partitions_of(task_queue))
         result: dict[str, list[dict[str, Any]]] = {}
@@ -126,7 +144,7 @@ class MatchingClient:
             found: dict[int, dict[str, Any]] = {}
             for answer in answers:
                 found.update(answer)
-            result[name] = [found.get(p) or _empty_partition(p) for p in partitions]
+            result[name] = [found.get(p) or empty_partition(p) for p in partitions]
         return result
 
 

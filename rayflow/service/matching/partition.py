@@ -12,6 +12,12 @@ tasks added anywhere.
 
 Tasks live only in memory: the history shard re-dispatches anything lost. Hence the dedupe of added tasks,
 and the care taken never to drop a task that was handed to a poll that was then cancelled.
+
+Rate limit (``set_rate_limit``): a partition may hand out tasks only as fast as its token bucket allows; the
+Matching engine gives each partition its share (limit / partitions, as Temporal does). A task is handed to a
+poller only with a token, sync match included, otherwise it stays in the backlog; a timer wakes the waiting
+polls (and, on a child, the root) when the next token is due. The partition that held the task pays: a
+child offering to the root pays before the offer, the root pulling from a child makes the child pay.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ logger = logging.getLogger(__name__)
 POLLER_TTL_S = 300.0
 #: After ``cancel(poller_id)``, polls of that id that arrive late (in flight, forwarded) return None at once.
 CANCELLED_POLLER_TTL_S = 10.0
+#: The dispatch rate ``describe`` reports is measured over this window (or the partition's life, if shorter).
+DISPATCH_RATE_WINDOW_S = 30.0
+#: A rate-limited partition may save up this many seconds of tokens (at least one token): a small burst.
+RATE_LIMIT_BURST_S = 0.1
 
 MatchingTask = internal_pb2.MatchingTask
 TaskKey = tuple[str, str, str, int, int, int]
@@ -68,20 +78,38 @@ def task_key(task: MatchingTask) -> TaskKey:
 @dataclass(frozen=True)
 class Poller:
     """Who polls: a labelled task goes only to a poller with its label, an unlabelled one to any poller
-    with ``accept_unlabelled`` (default True)."""
+    with ``accept_unlabelled`` (default True).
+
+    The rest is reported by ``describe``; ``rate_limit`` (poller dict key ``task_queue_rate_limit``) is the
+    queue-wide activities-per-second limit this poller's worker asks for, set at ``rate_limit_set_at``
+    (epoch seconds; the latest setting wins).
+    """
 
     identity: str
     poller_id: str
     labels: frozenset[str] = frozenset()
     accept_unlabelled: bool = True
+    build_id: str = ""
+    rate_limit: float | None = None
+    rate_limit_set_at: float = 0.0
+    node_id: str = ""
+    node_ip: str = ""
+    actor_id: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Poller:
+        rate_limit = data.get("task_queue_rate_limit")
         return cls(
             identity=str(data.get("identity", "")),
             poller_id=str(data.get("poller_id", "")),
             labels=frozenset(data.get("labels") or ()),
             accept_unlabelled=bool(data.get("accept_unlabelled", True)),
+            build_id=str(data.get("build_id") or ""),
+            rate_limit=None if rate_limit is None else float(rate_limit),
+            rate_limit_set_at=float(data.get("task_queue_rate_limit_set_at") or 0.0),
+            node_id=str(data.get("node_id") or ""),
+            node_ip=str(data.get("node_ip") or ""),
+            actor_id=str(data.get("actor_id") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +118,12 @@ class Poller:
             "poller_id": self.poller_id,
             "labels": sorted(self.labels),
             "accept_unlabelled": self.accept_unlabelled,
+            "build_id": self.build_id,
+            "task_queue_rate_limit": self.rate_limit,
+            "task_queue_rate_limit_set_at": self.rate_limit_set_at,
+            "node_id": self.node_id,
+            "node_ip": self.node_ip,
+            "actor_id": self.actor_id,
         }
 
     def can_take(self, label: str) -> bool:
@@ -142,6 +176,82 @@ class Cancellations:
     def is_cancelled(self, poller_id: str) -> bool:
         until = self._until.get(poller_id)
         return until is not None and until > time.monotonic()
+
+
+class TokenBucket:
+    """``rate`` tokens a second, holding at most ``burst`` (default: ``RATE_LIMIT_BURST_S`` of tokens, at
+    least one); starts full. ``clock`` is monotonic seconds (replaceable in tests)."""
+
+    def __init__(self, rate: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last = clock()
+        self.rate, self.burst = self._check(rate, burst)
+        self.tokens = self.burst
+
+    @staticmethod
+    def _check(rate: float, burst: float | None) -> tuple[float, float]:
+        if not rate > 0:
+            raise ValueError(f"a rate limit must be > 0, got {rate!r}")
+        return float(rate), (float(burst) if burst is not None else max(1.0, rate * RATE_LIMIT_BURST_S))
+
+    def set_rate(self, rate: float, burst: float | None = None) -> None:
+        """Change the rate; tokens saved so far are kept (up to the new burst)."""
+        self._refill()
+        self.rate, self.burst = self._check(rate, burst)
+        self.tokens = min(self.tokens, self.burst)
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    def try_take(self) -> bool:
+        self._refill()
+        if self.tokens >= 1.0 - _TOKEN_EPSILON:  # a timer set for when a token is due must find it there
+            self.tokens = max(0.0, self.tokens - 1.0)
+            return True
+        return False
+
+    def refund(self) -> None:
+        self._refill()
+        self.tokens = min(self.burst, self.tokens + 1.0)
+
+    def wait_s(self) -> float:
+        """Seconds until a token is available (0 if one is now)."""
+        self._refill()
+        return max(0.0, (1.0 - self.tokens) / self.rate)
+
+
+_TOKEN_EPSILON = 1e-6
+
+
+class RateMeter:
+    """Events per second over the last ``window_s`` (or since creation, if shorter), in one-second buckets."""
+
+    def __init__(self, window_s: float = DISPATCH_RATE_WINDOW_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self._window_s = window_s
+        self._clock = clock
+        self._created = clock()
+        self._buckets: deque[list[int]] = deque()  # [second, count], oldest first
+
+    def add(self, count: int = 1) -> None:
+        second = int(self._clock())
+        if self._buckets and self._buckets[-1][0] == second:
+            self._buckets[-1][1] += count
+        else:
+            self._buckets.append([second, count])
+            self._trim()
+
+    def _trim(self) -> None:
+        oldest = int(self._clock() - self._window_s)
+        while self._buckets and self._buckets[0][0] < oldest:
+            self._buckets.popleft()
+
+    def rate(self) -> float:
+        self._trim()
+        now = self._clock()
+        span = max(1.0, min(self._window_s, now - self._created))
+        return sum(count for _, count in self._buckets) / span
 
 
 class _Recheck:
@@ -202,7 +312,64 @@ class TaskQueuePartition:
         self._notices = itertools.count(1)
         self._generation = 0  # bumped on anything a scanning poll may have missed
         self._background: set[asyncio.Task[Any]] = set()
+        self._bucket: TokenBucket | None = None  # None: no rate limit
+        self._refill_timer: asyncio.TimerHandle | None = None
+        self._dispatched = RateMeter()
         self.last_activity = time.monotonic()
+
+    # -- rate limit --------------------------------------------------------------------------
+    @property
+    def rate_limit(self) -> float | None:
+        """Tasks per second this partition may hand out (its share of the queue's limit); None = unlimited."""
+        return None if self._bucket is None else self._bucket.rate
+
+    def set_rate_limit(self, rate: float | None) -> None:
+        """Limit (or, with None, stop limiting) how fast this partition hands out tasks."""
+        if rate is None:
+            self._bucket = None
+        elif self._bucket is None:
+            self._bucket = TokenBucket(rate)
+        elif self._bucket.rate != rate:
+            self._bucket.set_rate(rate)
+        else:
+            return
+        if self._refill_timer is not None:  # the next token may now be due sooner: look again
+            self._refill_timer.cancel()
+            self._refill_timer = None
+            self._on_refill()
+
+    def _charge(self) -> bool:
+        """Take a token to hand out one task; without one, arrange to look again when the next is due."""
+        if self._bucket is None:
+            self._dispatched.add()
+            return True
+        if self._bucket.try_take():
+            self._dispatched.add()
+            return True
+        if self._refill_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return False
+            self._refill_timer = loop.call_later(self._bucket.wait_s(), self._on_refill)
+        return False
+
+    def _uncharge(self) -> None:
+        """A charged hand-out did not happen (the root declined an offer)."""
+        if self._bucket is not None:
+            self._bucket.refund()
+        self._dispatched.add(-1)
+
+    def _on_refill(self) -> None:
+        """A token is due: wake the local polls that could take a backlogged task; a child tells its root."""
+        self._refill_timer = None
+        if not self._backlog:
+            return
+        self._generation += 1
+        for label in list(self._backlog):
+            self._wake(label)
+            if self._forwarder is not None and not self.key.is_root:
+                self._spawn(self._notify_root(label))
 
     # -- adding ------------------------------------------------------------------------------
     async def add(self, task: MatchingTask) -> None:
@@ -216,31 +383,41 @@ class TaskQueuePartition:
         if self._forwarder is None or self.key.is_root:
             self._push(task, key)
             return
+        if not self._charge():  # no token for this task now: it waits in the backlog
+            self._push(task, key)
+            await self._notify_root(task.resource_label)
+            return
         self._keys.add(key)  # dedupe while the offer is in flight
         accepted = False
         try:
             accepted = await self._forwarder.offer_to_root(self.key, task)
         except asyncio.CancelledError:
             self._keys.discard(key)
+            self._uncharge()
             self.put_back(task)  # the root may have taken it too: a duplicate is harmless, a loss is not
             raise
         except Exception:
             logger.warning("matching: offering a task of %s to its root failed", self.key, exc_info=True)
         self._keys.discard(key)
-        if accepted or self._match_waiter(task):
+        if accepted:
+            return
+        self._uncharge()
+        if self._match_waiter(task):
             return
         self._push(task, key)
         await self._notify_root(task.resource_label)
 
     def offer(self, task: MatchingTask) -> bool:
-        """Root side of a child's offer: hand the task to a waiting poller, or decline (never backlog it)."""
+        """Root side of a child's offer: hand the task to a waiting poller, or decline (never backlog it).
+
+        The child paid for the hand-out (rate limit) before offering."""
         self._touch()
-        return self._match_waiter(task)
+        return self._match_waiter(task, charge=False)
 
     def put_back(self, task: MatchingTask) -> None:
         """Return a task that was taken but not delivered: to a waiting poller, else the front of the backlog."""
         key = task_key(task)
-        if key in self._keys or self._match_waiter(task):
+        if key in self._keys or self._match_waiter(task, charge=False):  # it was paid for when first handed out
             return
         self._push(task, key, front=True)
         if self._forwarder is not None and not self.key.is_root:
@@ -373,9 +550,11 @@ class TaskQueuePartition:
             self.put_back(task)
 
     # -- matching and the backlog ------------------------------------------------------------
-    def _match_waiter(self, task: MatchingTask) -> bool:
+    def _match_waiter(self, task: MatchingTask, *, charge: bool = True) -> bool:
         for waiter in self._waiters:
             if not waiter.future.done() and waiter.poller.can_take(task.resource_label):
+                if charge and not self._charge():
+                    return False
                 waiter.future.set_result(task)
                 return True
         return False
@@ -400,7 +579,7 @@ class TaskQueuePartition:
         for label, entries in self._backlog.items():
             if poller.can_take(label) and (best is None or entries[0].seq < best.seq):
                 best = entries[0]
-        if best is None:
+        if best is None or not self._charge():
             return None
         label = best.task.resource_label
         entries = self._backlog[label]
@@ -440,17 +619,23 @@ class TaskQueuePartition:
             and not self._waiters
             and not self._children
             and not self._background
+            and self._refill_timer is None
             and time.monotonic() - self.last_activity > idle_s
         )
 
     def describe(self) -> dict[str, Any]:
-        """Backlog size, age of its oldest task, count per label (``""`` = unlabelled), pollers seen."""
+        """Backlog size, age of its oldest task, count per label (``""`` = unlabelled), pollers seen (with
+        ``last_access_time`` in epoch seconds), tasks handed out per second (``dispatch_rate``) and this
+        partition's share of the rate limit (``partition_rate_limit``, None = unlimited)."""
         now = time.time()
         self._pollers = {pid: seen for pid, seen in self._pollers.items() if seen[1] >= now - self._poller_ttl_s}
-        pollers = [
-            {"identity": p.identity, "poller_id": p.poller_id, "labels": sorted(p.labels), "last_access_time": at}
-            for p, at in self._pollers.values()
-        ]
+        pollers = []
+        for p, at in self._pollers.values():
+            info = p.to_dict()
+            info.pop("task_queue_rate_limit_set_at")
+            info["rate_limit"] = info.pop("task_queue_rate_limit")
+            info["last_access_time"] = at
+            pollers.append(info)
         oldest = min((entry.created for entries in self._backlog.values() for entry in entries), default=now)
         return {
             "partition": self.key.partition,
@@ -458,6 +643,8 @@ class TaskQueuePartition:
             "backlog_age_s": max(0.0, now - oldest),
             "backlog_by_label": {label: len(entries) for label, entries in self._backlog.items()},
             "pollers": pollers,
+            "dispatch_rate": self._dispatched.rate(),
+            "partition_rate_limit": self.rate_limit,
         }
 
     def backlog_tasks(self) -> list[MatchingTask]:
