@@ -22,31 +22,6 @@ class Other:
     async def execute(self) -> None: ...
 
 
-def test_public_names_are_pinned() -> None:
-    assert sorted(workflow.__all__) == sorted(
-        [
-            "ActivityHandle",
-            "Info",
-            "NondeterminismError",
-            "defn",
-            "execute_activity",
-            "get_definition",
-            "info",
-            "now",
-            "random",
-            "run",
-            "Session",
-            "session",
-            "sleep",
-            "start_activity",
-            "time",
-            "unsafe",
-            "uuid4",
-            "wait_condition",
-        ]
-    )
-
-
 def test_definition_from_class_or_run_method() -> None:
     definition = workflow.get_definition(Greeting)
     assert (definition.name, definition.cls, definition.run_method_name) == ("Greeting", Greeting, "run")
