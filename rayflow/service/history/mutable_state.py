@@ -378,6 +378,34 @@ class StateBuilder:
             ),
         )
 
+    # -- messages from outside ----------------------------------------------------------------
+    def signal(self, signal_name: str, payloads: message_pb2.Payloads, identity: str) -> None:
+        """A signal: delivered to the workflow in the order received (buffered while a workflow task runs)."""
+        self.add_input_event(
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+            history_pb2.WorkflowExecutionSignaledEventAttributes(
+                signal_name=signal_name, input=payloads, identity=identity
+            ),
+        )
+
+    def request_cancel(self, reason: str, identity: str) -> None:
+        """Ask the workflow to cancel: its code sees asyncio.CancelledError at its next await."""
+        self.add_input_event(
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+            history_pb2.WorkflowExecutionCancelRequestedEventAttributes(cause=reason, identity=identity),
+        )
+
+    def terminate(self, reason: str, details: message_pb2.Payloads | None, identity: str) -> None:
+        """End the run at once as TERMINATED (no workflow code runs)."""
+        attributes = history_pb2.WorkflowExecutionTerminatedEventAttributes(reason=reason, identity=identity)
+        if details is not None:
+            attributes.details.CopyFrom(details)
+        self.close(
+            request_response_pb2.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+            attributes,
+        )
+
     # -- close --------------------------------------------------------------------------------
     def close(self, status: int, event_type: int, attributes) -> None:
         event = self.add_event(event_type, attributes)

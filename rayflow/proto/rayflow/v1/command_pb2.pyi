@@ -96,6 +96,12 @@ class FailWorkflowExecutionCommandAttributes(_message.Message):
     failure: _message_pb2.Failure
     def __init__(self, failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
+class CancelWorkflowExecutionCommandAttributes(_message.Message):
+    __slots__ = ("details",)
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    details: _message_pb2.Payloads
+    def __init__(self, details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+
 class RecordMarkerCommandAttributes(_message.Message):
     __slots__ = ("marker_name", "details", "failure")
     class DetailsEntry(_message.Message):
@@ -114,7 +120,7 @@ class RecordMarkerCommandAttributes(_message.Message):
     def __init__(self, marker_name: _Optional[str] = ..., details: _Optional[_Mapping[str, _message_pb2.Payloads]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("command_type", "schedule_activity_task_command_attributes", "start_timer_command_attributes", "complete_workflow_execution_command_attributes", "fail_workflow_execution_command_attributes", "request_cancel_activity_task_command_attributes", "cancel_timer_command_attributes", "record_marker_command_attributes")
+    __slots__ = ("command_type", "schedule_activity_task_command_attributes", "start_timer_command_attributes", "complete_workflow_execution_command_attributes", "fail_workflow_execution_command_attributes", "request_cancel_activity_task_command_attributes", "cancel_timer_command_attributes", "record_marker_command_attributes", "cancel_workflow_execution_command_attributes")
     COMMAND_TYPE_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_ACTIVITY_TASK_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     START_TIMER_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +129,7 @@ class Command(_message.Message):
     REQUEST_CANCEL_ACTIVITY_TASK_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     CANCEL_TIMER_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     RECORD_MARKER_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     command_type: CommandType
     schedule_activity_task_command_attributes: ScheduleActivityTaskCommandAttributes
     start_timer_command_attributes: StartTimerCommandAttributes
@@ -131,4 +138,5 @@ class Command(_message.Message):
     request_cancel_activity_task_command_attributes: RequestCancelActivityTaskCommandAttributes
     cancel_timer_command_attributes: CancelTimerCommandAttributes
     record_marker_command_attributes: RecordMarkerCommandAttributes
-    def __init__(self, command_type: _Optional[_Union[CommandType, str]] = ..., schedule_activity_task_command_attributes: _Optional[_Union[ScheduleActivityTaskCommandAttributes, _Mapping]] = ..., start_timer_command_attributes: _Optional[_Union[StartTimerCommandAttributes, _Mapping]] = ..., complete_workflow_execution_command_attributes: _Optional[_Union[CompleteWorkflowExecutionCommandAttributes, _Mapping]] = ..., fail_workflow_execution_command_attributes: _Optional[_Union[FailWorkflowExecutionCommandAttributes, _Mapping]] = ..., request_cancel_activity_task_command_attributes: _Optional[_Union[RequestCancelActivityTaskCommandAttributes, _Mapping]] = ..., cancel_timer_command_attributes: _Optional[_Union[CancelTimerCommandAttributes, _Mapping]] = ..., record_marker_command_attributes: _Optional[_Union[RecordMarkerCommandAttributes, _Mapping]] = ...) -> None: ...
+    cancel_workflow_execution_command_attributes: CancelWorkflowExecutionCommandAttributes
+    def __init__(self, command_type: _Optional[_Union[CommandType, str]] = ..., schedule_activity_task_command_attributes: _Optional[_Union[ScheduleActivityTaskCommandAttributes, _Mapping]] = ..., start_timer_command_attributes: _Optional[_Union[StartTimerCommandAttributes, _Mapping]] = ..., complete_workflow_execution_command_attributes: _Optional[_Union[CompleteWorkflowExecutionCommandAttributes, _Mapping]] = ..., fail_workflow_execution_command_attributes: _Optional[_Union[FailWorkflowExecutionCommandAttributes, _Mapping]] = ..., request_cancel_activity_task_command_attributes: _Optional[_Union[RequestCancelActivityTaskCommandAttributes, _Mapping]] = ..., cancel_timer_command_attributes: _Optional[_Union[CancelTimerCommandAttributes, _Mapping]] = ..., record_marker_command_attributes: _Optional[_Union[RecordMarkerCommandAttributes, _Mapping]] = ..., cancel_workflow_execution_command_attributes: _Optional[_Union[CancelWorkflowExecutionCommandAttributes, _Mapping]] = ...) -> None: ...
