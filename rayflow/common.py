@@ -18,6 +18,8 @@ __all__ = [
     "WorkflowExecutionStatus",
     "EventType",
     "PendingActivityState",
+    "WorkflowIDReusePolicy",
+    "WorkflowIDConflictPolicy",
 ]
 
 
@@ -60,6 +62,32 @@ class PendingActivityState(enum.IntEnum):
     SCHEDULED = request_response_pb2.PENDING_ACTIVITY_STATE_SCHEDULED
     STARTED = request_response_pb2.PENDING_ACTIVITY_STATE_STARTED
     CANCEL_REQUESTED = request_response_pb2.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+
+
+class WorkflowIDReusePolicy(enum.IntEnum):
+    """May a workflow id whose current run is closed start a new run? (Temporal's; values match the proto enum.)
+
+    ``ALLOW_DUPLICATE`` (default): always. ``ALLOW_DUPLICATE_FAILED_ONLY``: only if that run failed, was
+    cancelled, terminated or timed out. ``REJECT_DUPLICATE``: never. ``TERMINATE_IF_RUNNING``: always, and a
+    running run is terminated first (the older spelling of ``WorkflowIDConflictPolicy.TERMINATE_EXISTING``).
+    """
+
+    ALLOW_DUPLICATE = request_response_pb2.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+    ALLOW_DUPLICATE_FAILED_ONLY = request_response_pb2.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+    REJECT_DUPLICATE = request_response_pb2.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+    TERMINATE_IF_RUNNING = request_response_pb2.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING
+
+
+class WorkflowIDConflictPolicy(enum.IntEnum):
+    """What a start does while a run of its workflow id is running (Temporal's; values match the proto enum).
+
+    ``FAIL`` (default): raise ``WorkflowAlreadyStartedError``. ``USE_EXISTING``: start nothing and return a
+    handle to the running run. ``TERMINATE_EXISTING``: terminate the running run and start a new one.
+    """
+
+    FAIL = request_response_pb2.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+    USE_EXISTING = request_response_pb2.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+    TERMINATE_EXISTING = request_response_pb2.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
 
 
 # Event types keep Temporal's names without the proto prefix: EventType.ACTIVITY_TASK_STARTED.

@@ -185,11 +185,12 @@ class WorkflowFailureError(RayflowError):
 
 
 class WorkflowAlreadyStartedError(RayflowError):
-    """A workflow with this id is already running."""
+    """A workflow with this id is already running, or its id reuse policy forbids a new run of it."""
 
-    def __init__(self, workflow_id: str, workflow_type: str, run_id: str | None = None) -> None:
+    def __init__(self, workflow_id: str, workflow_type: str, run_id: str | None = None, *,
+                 message: str | None = None) -> None:
         super().__init__(
-            f"Workflow execution already started: workflow id {workflow_id!r} is running "
+            message or f"Workflow execution already started: workflow id {workflow_id!r} is running "
             f"(run id {run_id}); wait for it to close, use another id, or get a handle to it with "
             f"client.get_workflow_handle({workflow_id!r})"
         )

@@ -39,6 +39,15 @@ CREATE TABLE IF NOT EXISTS {TABLE_EXECUTIONS} (
     PRIMARY KEY (namespace, workflow_id, run_id)
 );
 CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_status_start ON {TABLE_EXECUTIONS} (status, start_time);
+-- Listing (newest first, by (start_time, run_id)): one index per filter, each ending in the sort key, so a page
+-- is a range scan of one index with no sort, however many executions the shard holds.
+CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_list_start ON {TABLE_EXECUTIONS} (namespace, start_time, run_id);
+CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_list_status
+    ON {TABLE_EXECUTIONS} (namespace, status, start_time, run_id);
+CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_list_type
+    ON {TABLE_EXECUTIONS} (namespace, workflow_type, start_time, run_id);
+CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_list_queue
+    ON {TABLE_EXECUTIONS} (namespace, task_queue, start_time, run_id);
 CREATE TABLE IF NOT EXISTS {TABLE_CURRENT_EXECUTIONS} (
     namespace TEXT NOT NULL,
     workflow_id TEXT NOT NULL,

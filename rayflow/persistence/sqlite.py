@@ -43,12 +43,13 @@ from rayflow.persistence.store import (
     CurrentExecution,
     ExecutionConflictError,
     ExecutionRecord,
+    ExecutionSummary,
     ExecutionWrite,
     ShardOwnershipLostError,
     Store,
 )
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "list_executions_query"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ _BUSY_TIMEOUT_MS = 30_000
 _MAX_BATCH = 1000
 
 _EXECUTION_COLUMNS = "namespace, workflow_id, run_id, state, status, next_event_id"
+_SUMMARY_COLUMNS = (
+    "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, next_event_id"
+)
 
 
 @dataclass
@@ -384,6 +388,48 @@ class SqliteStore(Store):
 
         return await self._shard_db(shard_id).read(list_open)
 
+    async def list_executions(
+        self,
+        shard_id: int,
+        namespace: str,
+        *,
+        status: int | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        start_time_min: float | None = None,
+        start_time_max: float | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 100,
+    ) -> list[ExecutionSummary]:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        sql, params = list_executions_query(
+            namespace, status=status, workflow_type=workflow_type, task_queue=task_queue,
+            start_time_min=start_time_min, start_time_max=start_time_max, before=before, limit=limit,
+        )
+
+        def select(conn: sqlite3.Connection) -> list[ExecutionSummary]:
+            return [ExecutionSummary(*row) for row in conn.execute(sql, params).fetchall()]
+
+        return await self._shard_db(shard_id).read(select)
+
+    async def count_executions(
+        self,
+        shard_id: int,
+        namespace: str,
+        *,
+        status: int | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        start_time_min: float | None = None,
+        start_time_max: float | None = None,
+    ) -> int:
+        sql, params = list_executions_query(
+            namespace, status=status, workflow_type=workflow_type, task_queue=task_queue,
+            start_time_min=start_time_min, start_time_max=start_time_max, count=True,
+        )
+        return await self._shard_db(shard_id).read(lambda conn: conn.execute(sql, params).fetchone()[0])
+
     async def read_history(
         self,
         shard_id: int,
@@ -413,6 +459,48 @@ class SqliteStore(Store):
         self._closed = True
         databases = [*self._shards.values(), *([self._metadata] if self._metadata else [])]
         await asyncio.gather(*(db.close() for db in databases))
+
+
+def list_executions_query(
+    namespace: str,
+    *,
+    status: int | None = None,
+    workflow_type: str | None = None,
+    task_queue: str | None = None,
+    start_time_min: float | None = None,
+    start_time_max: float | None = None,
+    before: tuple[float, str] | None = None,
+    limit: int = 100,
+    count: bool = False,
+) -> tuple[str, list[Any]]:
+    """The SQL (and its parameters) of ``list_executions``, or of ``count_executions`` with ``count=True``.
+
+    Equality filters and the start-time range lead into one of the ``executions_list_*`` indexes, whose
+    last columns are the sort key ``(start_time, run_id)``: SQLite walks that index backwards from the
+    cursor and stops after ``limit`` rows (no table scan, no sort).
+    """
+    where, params = ["namespace = ?"], [namespace]
+    for column, value in (("status", status), ("workflow_type", workflow_type), ("task_queue", task_queue)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if start_time_min is not None:
+        where.append("start_time >= ?")
+        params.append(start_time_min)
+    if start_time_max is not None:
+        where.append("start_time <= ?")
+        params.append(start_time_max)
+    if count:
+        return f"SELECT COUNT(*) FROM {TABLE_EXECUTIONS} WHERE {' AND '.join(where)}", params
+    if before is not None:
+        where.append("(start_time, run_id) < (?, ?)")
+        params.extend(before)
+    params.append(limit)
+    return (
+        f"SELECT {_SUMMARY_COLUMNS} FROM {TABLE_EXECUTIONS} WHERE {' AND '.join(where)} "
+        f"ORDER BY start_time DESC, run_id DESC LIMIT ?",
+        params,
+    )
 
 
 def _record(row: tuple[Any, ...]) -> ExecutionRecord:

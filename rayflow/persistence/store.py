@@ -20,6 +20,7 @@ __all__ = [
     "CurrentExecution",
     "ExecutionConflictError",
     "ExecutionRecord",
+    "ExecutionSummary",
     "ExecutionWrite",
     "ShardOwnershipLostError",
     "Store",
@@ -84,6 +85,24 @@ class ExecutionRecord:
 
 
 @dataclass
+class ExecutionSummary:
+    """The listing columns of a stored execution (no mutable state): what ``list_executions`` returns.
+
+    ``start_time`` and ``close_time`` are epoch seconds (``close_time`` 0 while running).
+    """
+
+    namespace: str
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    status: int
+    start_time: float
+    close_time: float
+    next_event_id: int
+
+
+@dataclass
 class CurrentExecution:
     """The current (latest started) run of a workflow id."""
 
@@ -141,6 +160,42 @@ class Store(ABC):
     @abstractmethod
     async def list_open_executions(self, shard_id: int) -> list[ExecutionRecord]:
         """Every execution of the shard whose status is RUNNING, oldest start first."""
+
+    @abstractmethod
+    async def list_executions(
+        self,
+        shard_id: int,
+        namespace: str,
+        *,
+        status: int | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        start_time_min: float | None = None,
+        start_time_max: float | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 100,
+    ) -> list[ExecutionSummary]:
+        """The shard's executions of ``namespace`` that match every given filter, newest first.
+
+        Order is ``(start_time, run_id)`` descending. ``start_time_min <= start_time <= start_time_max``
+        (epoch seconds, each bound optional); ``before`` is the ``(start_time, run_id)`` of the last row of
+        the previous page: only rows after it in that order are returned. At most ``limit`` rows. Served
+        from indexes: it stays fast however many executions the shard holds.
+        """
+
+    @abstractmethod
+    async def count_executions(
+        self,
+        shard_id: int,
+        namespace: str,
+        *,
+        status: int | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        start_time_min: float | None = None,
+        start_time_max: float | None = None,
+    ) -> int:
+        """How many of the shard's executions ``list_executions`` would return with these filters (all pages)."""
 
     @abstractmethod
     async def read_history(
