@@ -84,6 +84,10 @@ class WorkflowRuntime(ABC):
         """Return once ``fn()`` is true; raise ``asyncio.TimeoutError`` after ``timeout`` seconds."""
 
     @abstractmethod
+    def workflow_set_signal_handler(self, name: str, handler: Callable[..., Any] | None) -> None:
+        """Register (``None``: remove) the handler of signal ``name``; deliver its buffered signals to it."""
+
+    @abstractmethod
     def workflow_fail_task(self, error: BaseException) -> None:
         """Fail the current workflow task (not the workflow) with ``error``: a bug in how the code uses
         the API, fixed by deploying new code, after which the task is retried."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,8 +18,11 @@ from rayflow.common import (
     PendingActivityState,
     RetryPolicy,
     WorkflowExecutionStatus,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
     duration_to_proto,
     timestamp_from_proto,
+    timestamp_to_proto,
 )
 from rayflow.converter import DataConverter
 from rayflow.exceptions import (
@@ -36,6 +39,7 @@ __all__ = [
     "Client",
     "WorkflowHandle",
     "WorkflowExecutionDescription",
+    "WorkflowExecution",
     "PendingActivityInfo",
     "HistoryEvent",
     "WorkflowHistory",
@@ -142,6 +146,10 @@ class Client:
         task_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
         request_id: str | None = None,
+        id_reuse_policy: WorkflowIDReusePolicy | None = None,
+        id_conflict_policy: WorkflowIDConflictPolicy | None = None,
+        start_signal: Callable[..., Any] | str | None = None,
+        start_signal_args: Sequence[Any] = (),
     ) -> WorkflowHandle:
         """Start a workflow and return its handle.
 
@@ -153,9 +161,18 @@ class Client:
             execution_timeout / run_timeout: end the run as TIMED_OUT after this long (default: none).
             task_timeout: workflow task start-to-close timeout (default 10 s).
             retry_policy: retry policy of the workflow (recorded; default: none).
+            id_reuse_policy: may the id start a new run once its current run closed (default
+                ``ALLOW_DUPLICATE``; see ``WorkflowIDReusePolicy``).
+            id_conflict_policy: what to do while a run of the id is running (default ``FAIL``;
+                ``USE_EXISTING`` returns a handle to it, ``TERMINATE_EXISTING`` terminates it and starts anew).
+            start_signal: signal-with-start: this signal (a ``@workflow.signal`` method or a name) reaches the
+                workflow with its start, before its code runs; if a run of the id is running it is only
+                signalled (conflict policy ``USE_EXISTING`` unless one is given) and the handle is to it.
+            start_signal_args: the arguments of ``start_signal``.
 
         Raises:
-            WorkflowAlreadyStartedError: a workflow with this id is running.
+            WorkflowAlreadyStartedError: a workflow with this id is running (conflict policy ``FAIL``), or its
+                closed run may not be followed by another (reuse policy); the message names the policy.
             PayloadError: an argument cannot be serialized (nothing is started).
         """
         if not id:
@@ -183,6 +200,12 @@ class Client:
                 getattr(request, name).CopyFrom(duration_to_proto(value))
         if retry_policy is not None:
             request.retry_policy.CopyFrom(retry_policy.to_proto())
+        if start_signal is not None:
+            request.start_signal_name = workflow._signal_name(start_signal)
+            request.start_signal_input.CopyFrom(self._converter.to_payloads(list(start_signal_args)))
+        elif start_signal_args:
+            raise ValueError("start_workflow: start_signal_args needs start_signal")
+        _set_id_policies(request, id_reuse_policy, id_conflict_policy)
         response = await self._history.start_workflow(request)
         return WorkflowHandle(self, id, run_id=response.run_id, result_run_id=response.run_id,
                               first_execution_run_id=response.run_id)
@@ -198,6 +221,68 @@ class Client:
         return WorkflowHandle(self, workflow_id, run_id=run_id, result_run_id=run_id,
                               first_execution_run_id=first_execution_run_id)
 
+    def list_workflows(
+        self,
+        *,
+        status: WorkflowExecutionStatus | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        start_time_min: datetime | None = None,
+        start_time_max: datetime | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[WorkflowExecution]:
+        """The namespace's workflow executions (every run), newest start first: ``async for wf in ...``.
+
+        Every filter given must match; ``start_time_min <= start_time <= start_time_max``. Pages of
+        ``page_size`` are fetched as the iteration goes (each page is an index range scan per shard, so
+        listing stays fast however many executions the store holds).
+        """
+        request = self._list_request(status, workflow_type, task_queue, start_time_min, start_time_max)
+        if page_size < 1:
+            raise ValueError(f"list_workflows: page_size must be >= 1, got {page_size}")
+        request.page_size = page_size
+        return self._list_pages(request)
+
+    async def _list_pages(
+        self, request: request_response_pb2.ListWorkflowExecutionsRequest
+    ) -> AsyncIterator[WorkflowExecution]:
+        while True:
+            response = await self._history.list_executions(request)
+            for info in response.executions:
+                yield WorkflowExecution._from_proto(info)
+            if not response.next_page_token:
+                return
+            request.next_page_token = response.next_page_token
+
+    async def count_workflows(
+        self,
+        *,
+        status: WorkflowExecutionStatus | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        start_time_min: datetime | None = None,
+        start_time_max: datetime | None = None,
+    ) -> int:
+        """How many executions ``list_workflows`` with the same filters would yield."""
+        request = self._list_request(status, workflow_type, task_queue, start_time_min, start_time_max)
+        return await self._history.count_executions(request)
+
+    def _list_request(self, status: WorkflowExecutionStatus | None, workflow_type: str | None,
+                      task_queue: str | None, start_time_min: datetime | None, start_time_max: datetime | None
+                      ) -> request_response_pb2.ListWorkflowExecutionsRequest:
+        request = request_response_pb2.ListWorkflowExecutionsRequest(
+            namespace=self._namespace,
+            status=WorkflowExecutionStatus(status) if status is not None else 0,
+            workflow_type=workflow_type or "",
+            task_queue=task_queue or "",
+        )
+        for name, value in (("start_time_min", start_time_min), ("start_time_max", start_time_max)):
+            if value is not None:
+                if not isinstance(value, datetime) or value.tzinfo is None:
+                    raise ValueError(f"list_workflows: {name} must be a timezone-aware datetime, got {value!r}")
+                getattr(request, name).CopyFrom(timestamp_to_proto(value))
+        return request
+
     async def describe_task_queue(self, task_queue: str) -> TaskQueueDescription:
         """Pollers, backlog (count and age, per partition and label), dispatch rate and rate limit of the
         workflow and the activity queue named ``task_queue``."""
@@ -209,6 +294,21 @@ class Client:
             workflow=TaskQueueTypeDescription._from_partitions(raw["workflow"]),
             activity=TaskQueueTypeDescription._from_partitions(raw["activity"]),
         )
+
+
+def _set_id_policies(request: request_response_pb2.StartWorkflowExecutionRequest,
+                     reuse: WorkflowIDReusePolicy | None, conflict: WorkflowIDConflictPolicy | None) -> None:
+    """Validate the id policies and put them on the request (unset: the service's defaults)."""
+    from rayflow.service.history import id_policy
+
+    if reuse is not None:
+        request.workflow_id_reuse_policy = WorkflowIDReusePolicy(reuse)
+    if conflict is not None:
+        request.workflow_id_conflict_policy = WorkflowIDConflictPolicy(conflict)
+    try:
+        id_policy.validate(request.workflow_id_reuse_policy, request.workflow_id_conflict_policy)
+    except ValueError as err:
+        raise ValueError(f"start_workflow: {err}") from None
 
 
 def _workflow_type(workflow_run: Callable[..., Any] | str) -> str:
@@ -266,6 +366,67 @@ class WorkflowHandle:
         else:
             raise RuntimeError(f"unexpected closing event {history_pb2.EventType.Name(kind)}")
         raise WorkflowFailureError(cause=cause)
+
+    async def terminate(self, reason: str | None = None, *, details: Sequence[Any] = ()) -> None:
+        """End the run at once as TERMINATED: no workflow code runs, its pending activities and timers are dropped.
+
+        ``result()`` then raises ``WorkflowFailureError`` whose cause is ``TerminatedError(reason)``; the history
+        ends with ``WORKFLOW_EXECUTION_TERMINATED`` (reason, details, identity).
+
+        Raises:
+            WorkflowNotFoundError: no such run, or it is already closed (the message says how it closed).
+        """
+        client = self._client
+        request = request_response_pb2.TerminateWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "", reason=reason or "",
+            identity=client._identity,
+        )
+        if details:
+            request.details.CopyFrom(client.data_converter.to_payloads(list(details)))
+        await client._history.terminate_workflow(request)
+
+    async def signal(self, signal: Callable[..., Any] | str, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()) -> None:
+        """Send a signal to the run: its ``@workflow.signal`` handler gets the arguments.
+
+        Signals reach the workflow in the order they were sent, none is lost: one sent while the workflow
+        is busy waits for its next workflow task.
+
+        Args:
+            signal: the ``@workflow.signal`` method (e.g. ``MyWorkflow.my_signal``) or the signal name.
+            arg: the single argument; use ``args=[...]`` for several.
+
+        Raises:
+            WorkflowNotFoundError: no such run, or it is already closed (the message says how it closed).
+            PayloadError: an argument cannot be serialized (nothing is sent).
+        """
+        if arg is not _NO_ARG and args:
+            raise ValueError("signal: pass one argument positionally or several as args=[...], not both")
+        client = self._client
+        request = request_response_pb2.SignalWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
+            signal_name=workflow._signal_name(signal),
+            input=client.data_converter.to_payloads([arg] if arg is not _NO_ARG else list(args)),
+            identity=client._identity, request_id=str(uuid.uuid4()),
+        )
+        await client._history.signal_workflow(request)
+
+    async def cancel(self) -> None:
+        """Ask the run to cancel: its code gets ``asyncio.CancelledError`` at its current ``await``.
+
+        The workflow may clean up (even run activities) and then ends CANCELED: ``result()`` raises
+        ``WorkflowFailureError`` whose cause is ``CancelledError``. Code that swallows the cancellation
+        goes on and may complete normally. Activities already running are not interrupted; their results
+        are ignored.
+
+        Raises:
+            WorkflowNotFoundError: no such run, or it is already closed (the message says how it closed).
+        """
+        client = self._client
+        request = request_response_pb2.RequestCancelWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
+            identity=client._identity, request_id=str(uuid.uuid4()),
+        )
+        await client._history.request_cancel_workflow(request)
 
     async def describe(self) -> WorkflowExecutionDescription:
         """Status, type, task queue, times, history length and pending activities of the run."""
@@ -345,6 +506,35 @@ class WorkflowExecutionDescription:
                 for p in response.pending_activities
             ],
             raw=response,
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowExecution:
+    """One execution as ``client.list_workflows()`` yields it (Temporal's ``WorkflowExecution``)."""
+
+    id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    status: WorkflowExecutionStatus
+    start_time: datetime | None
+    close_time: datetime | None
+    history_length: int
+    raw: request_response_pb2.WorkflowExecutionInfo
+
+    @staticmethod
+    def _from_proto(info: request_response_pb2.WorkflowExecutionInfo) -> WorkflowExecution:
+        return WorkflowExecution(
+            id=info.execution.workflow_id,
+            run_id=info.execution.run_id,
+            workflow_type=info.workflow_type,
+            task_queue=info.task_queue,
+            status=WorkflowExecutionStatus(info.status),
+            start_time=timestamp_from_proto(info.start_time),
+            close_time=timestamp_from_proto(info.close_time),
+            history_length=info.history_length,
+            raw=info,
         )
 
 

@@ -24,7 +24,7 @@ import inspect
 import random as _random
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar, overload
 
@@ -46,6 +46,8 @@ __all__ = [
     "run",
     "Session",
     "session",
+    "set_signal_handler",
+    "signal",
     "sleep",
     "start_activity",
     "time",
@@ -59,6 +61,7 @@ CallableType = TypeVar("CallableType", bound=Callable[..., Any])
 
 _DEFINITION_ATTR = "__rayflow_workflow_definition__"
 _RUN_ATTR = "__rayflow_workflow_run__"
+_SIGNAL_ATTR = "__rayflow_workflow_signal__"
 _ACTIVITY_DEFINITION_ATTR = "__rayflow_activity_definition__"
 _NO_ARG: Any = object()
 
@@ -74,11 +77,13 @@ class _Definition:
         name: the workflow type (the class name unless ``defn(name=...)``).
         cls: the workflow class; the worker instantiates it with no arguments.
         run_method_name: the name of its ``@workflow.run`` method.
+        signals: signal name to the name of its ``@workflow.signal`` method (``None``: the dynamic one).
     """
 
     name: str
     cls: type
     run_method_name: str
+    signals: dict[str | None, str] = field(default_factory=dict, compare=False)
 
     @property
     def run_fn(self) -> Callable[..., Any]:
@@ -121,7 +126,19 @@ def defn(cls: ClassType | None = None, *, name: str | None = None) -> Any:
         type_name = cls.__name__ if name is None else name
         if not isinstance(type_name, str) or not type_name:
             raise ValueError(f"Workflow class {cls.__qualname__}: name must be a non-empty string, got {name!r}")
-        definition = _Definition(name=type_name, cls=cls, run_method_name=run_names[0])
+        signals: dict[str | None, str] = {}
+        for attr in dir(cls):
+            signal_defn = getattr(inspect.getattr_static(cls, attr, None), _SIGNAL_ATTR, None)
+            if not isinstance(signal_defn, _SignalDefinition):
+                continue
+            if signal_defn.name in signals:
+                what = "a dynamic signal" if signal_defn.name is None else f"signal {signal_defn.name!r}"
+                raise ValueError(
+                    f"Workflow class {cls.__qualname__}: {what} has two handlers ({signals[signal_defn.name]} and "
+                    f"{attr})"
+                )
+            signals[signal_defn.name] = attr
+        definition = _Definition(name=type_name, cls=cls, run_method_name=run_names[0], signals=signals)
         setattr(cls, _DEFINITION_ATTR, definition)
         run_fn = vars(cls).get(run_names[0])
         if run_fn is not None:
@@ -151,6 +168,85 @@ def run(fn: CallableType) -> CallableType:
 
 def _is_run(value: Any) -> bool:
     return callable(value) and getattr(value, _RUN_ATTR, False) is True
+
+
+@dataclass(frozen=True)
+class _SignalDefinition:
+    """What ``@workflow.signal`` attaches to a method: its signal name (``None`` for the dynamic handler)."""
+
+    name: str | None
+
+
+@overload
+def signal(fn: CallableType) -> CallableType: ...
+
+
+@overload
+def signal(*, name: str | None = None, dynamic: bool = False) -> Callable[[CallableType], CallableType]: ...
+
+
+def signal(fn: CallableType | None = None, *, name: str | None = None, dynamic: bool = False) -> Any:
+    """Mark a workflow method as the handler of a signal (``handle.signal(MyWorkflow.my_signal, arg)``).
+
+    Use as ``@workflow.signal``, ``@workflow.signal(name="other")`` or ``@workflow.signal(dynamic=True)``.
+    The handler may be a plain or an ``async`` method (run as a task of the workflow); it gets the
+    signal's arguments, the dynamic one ``(name, args)`` for every signal no other handler takes. Signals
+    reach handlers in the order the service received them; one with no handler waits until
+    ``workflow.set_signal_handler`` registers one. Handlers should only change workflow state (a
+    ``workflow.wait_condition`` sees it); an error raised in one fails the workflow.
+
+    Args:
+        fn: the method (when used without parentheses).
+        name: the signal name (default: the method name).
+        dynamic: handle every signal that has no handler of its own.
+
+    Raises:
+        ValueError: ``name`` is empty, or given with ``dynamic``.
+    """
+
+    def decorate(fn: CallableType) -> CallableType:
+        if not callable(fn):
+            raise TypeError(f"@workflow.signal decorates a method, got {fn!r}")
+        if dynamic and name is not None:
+            raise ValueError(f"@workflow.signal on {fn.__qualname__}: give name= or dynamic=True, not both")
+        signal_name = None if dynamic else fn.__name__ if name is None else name
+        if not dynamic and (not isinstance(signal_name, str) or not signal_name):
+            raise ValueError(f"@workflow.signal on {fn.__qualname__}: name must be a non-empty string, got {name!r}")
+        setattr(fn, _SIGNAL_ATTR, _SignalDefinition(signal_name))
+        return fn
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def _signal_name(signal_or_name: Any) -> str:
+    """The signal name of a ``@workflow.signal`` method, or the name itself (clients use it)."""
+    if isinstance(signal_or_name, str):
+        if not signal_or_name:
+            raise ValueError("signal name must not be empty")
+        return signal_or_name
+    signal_defn = getattr(getattr(signal_or_name, "__func__", signal_or_name), _SIGNAL_ATTR, None)
+    if not isinstance(signal_defn, _SignalDefinition):
+        raise TypeError(
+            f"{getattr(signal_or_name, '__qualname__', signal_or_name)!r} is not a signal: pass a method decorated "
+            f"@workflow.signal (e.g. MyWorkflow.my_signal) or the signal name"
+        )
+    if signal_defn.name is None:
+        raise ValueError(
+            f"{signal_or_name.__qualname__} is the dynamic signal handler: pass the name of the signal to send"
+        )
+    return signal_defn.name
+
+
+def set_signal_handler(name: str, handler: Callable[..., Any] | None) -> None:
+    """Register (or with ``None`` remove) the handler of signal ``name`` while the workflow runs.
+
+    Signals of that name received so far with no handler are delivered to it at once, in order.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"workflow.set_signal_handler(): name must be a non-empty string, got {name!r}")
+    _runtime.current("workflow.set_signal_handler()").workflow_set_signal_handler(name, handler)
 
 
 def get_definition(cls_or_run_method: Any) -> _Definition:

@@ -13,19 +13,20 @@ PUBLIC = {
     "rayflow": ["activity", "workflow"],
     "rayflow.workflow": [
         "ActivityHandle", "Info", "NondeterminismError", "defn", "execute_activity", "get_definition", "info",
-        "now", "random", "run", "Session", "session", "sleep", "start_activity", "time", "unsafe", "uuid4",
-        "wait_condition",
+        "now", "random", "run", "Session", "session", "set_signal_handler", "signal", "sleep", "start_activity",
+        "time", "unsafe", "uuid4", "wait_condition",
     ],
     "rayflow.activity": ["Info", "defn", "get_definition", "heartbeat", "in_activity", "info", "is_cancelled"],
     "rayflow.client": [
         "Client", "HistoryEvent", "PendingActivityInfo", "PollerInfo", "TaskQueueDescription",
-        "TaskQueuePartitionInfo", "TaskQueueTypeDescription", "WorkflowExecutionDescription", "WorkflowHandle",
-        "WorkflowHistory",
+        "TaskQueuePartitionInfo", "TaskQueueTypeDescription", "WorkflowExecution", "WorkflowExecutionDescription",
+        "WorkflowHandle", "WorkflowHistory",
     ],
     "rayflow.worker": ["Worker"],
     "rayflow.testing": ["WorkflowEnvironment"],
     "rayflow.common": [
         "EventType", "PendingActivityState", "RetryPolicy", "RetryState", "TimeoutType", "WorkflowExecutionStatus",
+        "WorkflowIDConflictPolicy", "WorkflowIDReusePolicy",
     ],
     "rayflow.exceptions": [
         "ActivityError", "ApplicationError", "CancelledError", "FailureError", "NondeterminismError", "PayloadError",

@@ -130,6 +130,13 @@ class HistoryBuilder:
                     workflow_task_completed_event_id=completed_id,
                 ),
             )
+        if kind == command_pb2.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
+            return self.add(
+                H.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+                workflow_execution_canceled_event_attributes=H.WorkflowExecutionCanceledEventAttributes(
+                    workflow_task_completed_event_id=completed_id
+                ),
+            )
         raise AssertionError(f"no event for command {command}")
 
     # -- activities and timers ---------------------------------------------------------------------
@@ -183,6 +190,24 @@ class HistoryBuilder:
             H.EVENT_TYPE_TIMER_FIRED,
             advance=advance,
             timer_fired_event_attributes=H.TimerFiredEventAttributes(timer_id=timer_id, started_event_id=started_id),
+        )
+
+    # -- from outside ------------------------------------------------------------------------------
+
+    def signaled(self, signal_name: str, *args: Any) -> None:
+        self.add(
+            H.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+            workflow_execution_signaled_event_attributes=H.WorkflowExecutionSignaledEventAttributes(
+                signal_name=signal_name, input=CONVERTER.to_payloads(list(args)), identity="client"
+            ),
+        )
+
+    def cancel_requested(self) -> None:
+        self.add(
+            H.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+            workflow_execution_cancel_requested_event_attributes=H.WorkflowExecutionCancelRequestedEventAttributes(
+                identity="client"
+            ),
         )
 
     def find(self, event_type: int) -> list[history_pb2.HistoryEvent]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Sequence
 
@@ -10,6 +11,7 @@ import ray
 from rayflow.proto.rayflow.v1 import internal_pb2, request_response_pb2
 from rayflow.service._ray_calls import call, get_named_actor
 from rayflow.service.config import ServiceConfig
+from rayflow.service.history import listing
 
 
 def shard_of(namespace: str, workflow_id: str, num_shards: int) -> int:
@@ -62,10 +64,51 @@ class HistoryClient:
             shard.get_history.remote(namespace, workflow_id, run_id, first_event_id), "fetch history"
         )
 
+    async def terminate_workflow(self, request: request_response_pb2.TerminateWorkflowExecutionRequest) -> str:
+        """Terminate the run (the current one for an empty run id); returns its run id."""
+        shard = self.shard_for(request.namespace, request.workflow_id)
+        return await call(shard.terminate_workflow.remote(request.SerializeToString()), "terminate workflow")
+
+    async def list_executions(
+        self, request: request_response_pb2.ListWorkflowExecutionsRequest
+    ) -> request_response_pb2.ListWorkflowExecutionsResponse:
+        """One page of the namespace's executions over all shards, newest first (see ``listing``)."""
+        page_size = request.page_size
+        if page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {page_size}")
+        ask = request_response_pb2.ListWorkflowExecutionsRequest()
+        ask.CopyFrom(request)
+        ask.page_size = page_size + 1  # one more than a page tells whether another page follows
+        data = ask.SerializeToString()
+        pages = await asyncio.gather(*(
+            call(self.shard(index).list_executions.remote(data), "list workflows")
+            for index in range(self.config.num_shards)
+        ))
+        return listing.merge(pages, page_size)
+
+    async def count_executions(self, request: request_response_pb2.ListWorkflowExecutionsRequest) -> int:
+        """How many executions of the namespace match the request's filters, over all shards."""
+        data = request.SerializeToString()
+        counts = await asyncio.gather(*(
+            call(self.shard(index).count_executions.remote(data), "count workflows")
+            for index in range(self.config.num_shards)
+        ))
+        return sum(counts)
+
     async def wait_for_close(self, namespace: str, workflow_id: str, run_id: str) -> bytes:
         """Long-poll until the run closes; returns its serialized closing event."""
         shard = self.shard_for(namespace, workflow_id)
         return await call(shard.wait_for_close.remote(namespace, workflow_id, run_id), "get workflow result")
+
+    async def signal_workflow(self, request: request_response_pb2.SignalWorkflowExecutionRequest) -> str:
+        """Signal a running run (the current one for an empty run id); returns its run id."""
+        shard = self.shard_for(request.namespace, request.workflow_id)
+        return await call(shard.signal_workflow.remote(request.SerializeToString()), "signal workflow")
+
+    async def request_cancel_workflow(self, request: request_response_pb2.RequestCancelWorkflowExecutionRequest) -> str:
+        """Ask a running run (the current one for an empty run id) to cancel; returns its run id."""
+        shard = self.shard_for(request.namespace, request.workflow_id)
+        return await call(shard.request_cancel_workflow.remote(request.SerializeToString()), "cancel workflow")
 
     # -- matching -----------------------------------------------------------------------------
     async def record_task_started(

@@ -72,6 +72,15 @@ def apply_commands(
                     workflow_task_completed_event_id=completed_event_id,
                 ),
             )
+        elif kind == CT.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
+            builder.close(
+                request_response_pb2.WORKFLOW_EXECUTION_STATUS_CANCELED,
+                ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+                history_pb2.WorkflowExecutionCanceledEventAttributes(
+                    details=command.cancel_workflow_execution_command_attributes.details,
+                    workflow_task_completed_event_id=completed_event_id,
+                ),
+            )
         else:
             raise BadCommandError(
                 history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,

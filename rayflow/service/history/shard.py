@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from rayflow import constants
-from rayflow.exceptions import WorkflowAlreadyStartedError, WorkflowNotFoundError
+from rayflow.exceptions import WorkflowNotFoundError
 from rayflow.persistence import ExecutionWrite, ShardOwnershipLostError, open_store
 from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2, message_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig, is_sticky_queue
 from rayflow.service.errors import TaskNotFoundError
-from rayflow.service.history import _wire, timeouts
+from rayflow.service.history import _wire, id_policy, listing, timeouts
 from rayflow.service.history.command_handler import BadCommandError, apply_commands
 from rayflow.service.history.mutable_state import RUNNING, StateBuilder, pending_tasks
 from rayflow.service.history.timer_queue import TimerQueue
@@ -115,16 +115,32 @@ class HistoryShard:
         ns, wf_id = request.namespace, request.workflow_id
         async with self._locked(ns, wf_id):
             current_run = await self._current_run(ns, wf_id)
-            if current_run:
-                current = await self._load((ns, wf_id, current_run))
-                info = current.state.execution_info
-                if info.status == RUNNING:
-                    if request.request_id and info.request_id == request.request_id:
-                        return RR.StartWorkflowExecutionResponse(run_id=info.run_id, started=False).SerializeToString()
-                    raise WorkflowAlreadyStartedError(wf_id, info.workflow_type, info.run_id)
-            builder = StateBuilder.start_execution(request, _now())
+            current = await self._load((ns, wf_id, current_run)) if current_run else None
+            if request.start_signal_name and not request.workflow_id_conflict_policy and (
+                    request.workflow_id_reuse_policy != id_policy.TERMINATE_IF_RUNNING):
+                # Signal-with-start (Temporal's SignalWithStart): a running run is signalled by default.
+                request.workflow_id_conflict_policy = id_policy.USE_EXISTING
+            decision = id_policy.decide(request, current.state.execution_info if current else None)
+            if decision.existing_run_id:
+                if request.start_signal_name and current.state.execution_info.request_id != request.request_id:
+                    # Signal-with-start on the running run (not a retry of the start that made it): signal it.
+                    signaled = StateBuilder(current.state, _now())
+                    signaled.signal(request.start_signal_name, request.start_signal_input, request.identity)
+                    await self._commit((ns, wf_id, current_run), signaled)
+                return RR.StartWorkflowExecutionResponse(run_id=decision.existing_run_id,
+                                                         started=False).SerializeToString()
+            now = _now()
+            builder = StateBuilder.start_execution(request, now)
+            if request.start_signal_name:  # signal-with-start: the signal follows the start event
+                builder.signal(request.start_signal_name, request.start_signal_input, request.identity)
             key = (ns, wf_id, builder.info.run_id)
-            await self._commit(key, builder, create=True)
+            changes = [(key, builder, True)]
+            if decision.terminate_reason and current is not None:
+                # The running run ends as TERMINATED in the same atomic write that starts its successor.
+                ended = StateBuilder(current.state, now)
+                ended.terminate(decision.terminate_reason, None, request.identity)
+                changes.insert(0, ((ns, wf_id, current_run), ended, False))
+            await self._commit_all(changes)
             return RR.StartWorkflowExecutionResponse(run_id=key[2], started=True).SerializeToString()
 
     async def describe(self, namespace: str, workflow_id: str, run_id: str) -> bytes:
@@ -180,6 +196,41 @@ class HistoryShard:
         key = await self._resolve(namespace, workflow_id, run_id)
         events = await self._store.read_history(self._index, *key, first_event_id=first_event_id)
         return key[2], events
+
+    async def terminate_workflow(self, request_bytes: bytes) -> str:
+        """End a running run at once as TERMINATED; returns its run id. Its pending tasks become stale."""
+        await self._started
+        request = RR.TerminateWorkflowExecutionRequest.FromString(request_bytes)
+        key = await self._resolve(request.namespace, request.workflow_id, request.run_id)
+
+        def terminate(builder: StateBuilder) -> bool:
+            if not builder.is_open:
+                raise WorkflowNotFoundError(
+                    f"workflow {key[1]!r} run {key[2]!r} is already closed ({id_policy.status_name(builder.info.status)}): "
+                    f"only a running workflow can be terminated"
+                )
+            details = request.details if request.HasField("details") else None
+            builder.terminate(request.reason, details, request.identity)
+            return True
+
+        if await self._transact(key, terminate) is None:
+            raise WorkflowNotFoundError(f"workflow {key[1]!r} run {key[2]!r} not found in namespace {key[0]!r}")
+        return key[2]
+
+    async def list_executions(self, request_bytes: bytes) -> list[listing.Row]:
+        """This shard's executions matching the request, newest first: up to ``page_size`` rows after the token."""
+        await self._started
+        request = RR.ListWorkflowExecutionsRequest.FromString(request_bytes)
+        summaries = await self._store.list_executions(
+            self._index, request.namespace, **listing.filters(request),
+            before=listing.decode_token(request.next_page_token), limit=max(request.page_size, 1),
+        )
+        return [listing.row(summary) for summary in summaries]
+
+    async def count_executions(self, request_bytes: bytes) -> int:
+        await self._started
+        request = RR.ListWorkflowExecutionsRequest.FromString(request_bytes)
+        return await self._store.count_executions(self._index, request.namespace, **listing.filters(request))
 
     async def wait_for_close(self, namespace: str, workflow_id: str, run_id: str) -> bytes:
         """Long poll: the serialized closing event of the run, once it closes."""
@@ -302,6 +353,13 @@ class HistoryShard:
             completed = trial.complete_workflow_task(request.identity)
             try:
                 apply_commands(trial, list(request.commands), completed.event_id, request.identity)
+                if trial.closed and any(e.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+                                        for e in builder.state.buffered_events):
+                    # Temporal's UnhandledCommand: the code must see these signals before the run may close.
+                    raise BadCommandError(
+                        history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+                        "signals arrived while the workflow task ran; the task runs again to handle them",
+                    )
             except BadCommandError as err:
                 failure = message_pb2.Failure(message=str(err), source="rayflow-service")
                 failure.server_failure_info.SetInParent()
@@ -425,6 +483,44 @@ class HistoryShard:
         await self._transact(self._token_key(token), heartbeat, missing_ok=False)
         return RR.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel_requested).SerializeToString()
 
+    # -- signals and cancel requests ------------------------------------------------------------
+    async def signal_workflow(self, request_bytes: bytes) -> str:
+        """Add a signal to a running run (the current one for an empty run id); returns its run id."""
+        await self._started
+        request = RR.SignalWorkflowExecutionRequest.FromString(request_bytes)
+        if not request.signal_name:
+            raise ValueError("signal_workflow: signal_name is required")
+        return await self._add_input(
+            request.namespace, request.workflow_id, request.run_id, "signalled",
+            lambda builder: builder.signal(request.signal_name, request.input, request.identity),
+        )
+
+    async def request_cancel_workflow(self, request_bytes: bytes) -> str:
+        """Ask a running run to cancel (its code sees asyncio.CancelledError); returns its run id."""
+        await self._started
+        request = RR.RequestCancelWorkflowExecutionRequest.FromString(request_bytes)
+        return await self._add_input(
+            request.namespace, request.workflow_id, request.run_id, "cancelled",
+            lambda builder: builder.request_cancel(request.reason, request.identity),
+        )
+
+    async def _add_input(self, namespace: str, workflow_id: str, run_id: str, what: str,
+                         add: Callable[[StateBuilder], None]) -> str:
+        key = await self._resolve(namespace, workflow_id, run_id)
+
+        def mutate(builder: StateBuilder) -> bool:
+            if not builder.is_open:
+                raise WorkflowNotFoundError(
+                    f"workflow {key[1]!r} run {key[2]!r} is already closed "
+                    f"({id_policy.status_name(builder.info.status)}): only a running workflow can be {what}"
+                )
+            add(builder)
+            return True
+
+        if await self._transact(key, mutate) is None:
+            raise WorkflowNotFoundError(f"workflow {key[1]!r} run {key[2]!r} not found in namespace {key[0]!r}")
+        return key[2]
+
     # -- checks -------------------------------------------------------------------------------
     @staticmethod
     def _token_key(token: internal_pb2.TaskToken) -> Key:
@@ -524,22 +620,28 @@ class HistoryShard:
             return builder.state
 
     async def _commit(self, key: Key, builder: StateBuilder, *, create: bool = False) -> None:
-        info = builder.info
-        write = ExecutionWrite(
-            namespace=key[0], workflow_id=key[1], run_id=key[2],
-            state=builder.state.SerializeToString(),
-            status=info.status,
-            next_event_id=info.next_event_id,
-            new_events=[(event.event_id, event.SerializeToString()) for event in builder.new_events],
-            create=create,
-            workflow_type=info.workflow_type,
-            task_queue=info.task_queue,
-            start_time=info.start_time.ToDatetime().timestamp(),
-            close_time=info.close_time.ToDatetime().timestamp() if info.HasField("close_time") else 0.0,
-            request_id=info.request_id,
-        )
+        await self._commit_all([(key, builder, create)])
+
+    async def _commit_all(self, changes: list[tuple[Key, StateBuilder, bool]]) -> None:
+        """Write the ``(key, builder, create)`` changes in one atomic store write, in order."""
+        writes = []
+        for key, builder, create in changes:
+            info = builder.info
+            writes.append(ExecutionWrite(
+                namespace=key[0], workflow_id=key[1], run_id=key[2],
+                state=builder.state.SerializeToString(),
+                status=info.status,
+                next_event_id=info.next_event_id,
+                new_events=[(event.event_id, event.SerializeToString()) for event in builder.new_events],
+                create=create,
+                workflow_type=info.workflow_type,
+                task_queue=info.task_queue,
+                start_time=info.start_time.ToDatetime().timestamp(),
+                close_time=info.close_time.ToDatetime().timestamp() if info.HasField("close_time") else 0.0,
+                request_id=info.request_id,
+            ))
         try:
-            await self._store.write(self._index, self._range_id, [write])
+            await self._store.write(self._index, self._range_id, writes)
         except ShardOwnershipLostError:
             # Another owner acquired the shard since this actor did: its memory is stale and every later
             # write would fail too. Exit so that Ray restarts it (max_restarts=-1): the new incarnation
@@ -548,7 +650,12 @@ class HistoryShard:
             logger.error("history shard %d lost ownership (range %d): exiting to be restarted",
                          self._index, self._range_id)
             os._exit(1)
-        # Committed: now the in-memory view, the tasks and the timers follow.
+        for key, builder, _ in changes:
+            self._committed(key, builder)
+
+    def _committed(self, key: Key, builder: StateBuilder) -> None:
+        """After the commit: the in-memory view, the tasks, the timers and the close waiters follow."""
+        info = builder.info
         if info.status == RUNNING:
             execution = self._open.get(key)
             if execution is None:

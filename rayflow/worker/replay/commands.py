@@ -19,6 +19,7 @@ from rayflow.proto.rayflow.v1 import command_pb2, history_pb2, message_pb2
 __all__ = [
     "COMMAND_EVENT_TYPES",
     "cancel_timer",
+    "cancel_workflow",
     "complete_workflow",
     "describe_command",
     "describe_event",
@@ -136,6 +137,14 @@ def fail_workflow(failure: message_pb2.Failure) -> Command:
     return Command(
         command_type=command_pb2.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
         fail_workflow_execution_command_attributes=command_pb2.FailWorkflowExecutionCommandAttributes(failure=failure),
+    )
+
+
+def cancel_workflow() -> Command:
+    """A CancelWorkflowExecution command: the run ends CANCELED (after a cancel request)."""
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
+        cancel_workflow_execution_command_attributes=command_pb2.CancelWorkflowExecutionCommandAttributes(),
     )
 
 

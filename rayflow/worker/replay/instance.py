@@ -101,7 +101,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
 
     @property
     def is_completed(self) -> bool:
-        """The code issued CompleteWorkflowExecution or FailWorkflowExecution."""
+        """The code issued CompleteWorkflowExecution, FailWorkflowExecution or CancelWorkflowExecution."""
         return self._completed
 
     def apply(self, events: Sequence[HistoryEvent]) -> ActivationResult:

@@ -2,8 +2,8 @@
 
 ``WorkflowRuntimeImpl`` is the deterministic event loop plus ``rayflow._runtime.WorkflowRuntime``: it
 turns what the code does (start an activity, sleep, finish) into commands, and delivers jobs (the
-start, activity results, fired timers) to the code. Walking history and matching commands against it
-is ``instance.py``'s part.
+start, activity results, fired timers, signals, a cancel request) to the code. Walking history and
+matching commands against it is ``instance.py``'s part.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import asyncio
 import contextvars
 import dataclasses
 import hashlib
+import inspect
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from rayflow import workflow
 from rayflow._runtime import ActivityRequest, WorkflowRuntime
 from rayflow.common import timestamp_from_proto
 from rayflow.converter import DataConverter
-from rayflow.exceptions import CancelledError, NondeterminismError, PayloadError
+from rayflow.exceptions import ActivityError, CancelledError, NondeterminismError, PayloadError
 from rayflow.proto.rayflow.v1 import command_pb2, history_pb2
 from rayflow.worker.replay import commands, jobs
 from rayflow.worker.replay.loop import DeterministicEventLoop, WorkflowTimer
@@ -30,6 +32,7 @@ from rayflow.worker.replay.loop import DeterministicEventLoop, WorkflowTimer
 __all__ = ["PendingCommand", "WorkflowRuntimeImpl"]
 
 HistoryEvent = history_pb2.HistoryEvent
+logger = logging.getLogger("rayflow.workflow")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -76,7 +79,9 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         self._activities: dict[int, workflow.ActivityHandle] = {}  # by ACTIVITY_TASK_SCHEDULED event id
         self._timers: dict[str, WorkflowTimer] = {}
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[Any]]] = []
-        self._signals: list[HistoryEvent] = []  # kept for signal handlers (a later issue)
+        self._object: Any = None  # the workflow object, created by the start job
+        self._signal_handlers: dict[str | None, Callable[..., Any]] = {}  # None: the dynamic handler
+        self._buffered_signals: dict[str, list[HistoryEvent]] = {}  # signals with no handler yet, by name
         self._cancel_requested = False
         self._run_task: asyncio.Task[Any] | None = None
         self._completed = False
@@ -117,9 +122,9 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         elif kind == history_pb2.EVENT_TYPE_TIMER_FIRED:
             self._fire_timer(event)
         elif kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            self._signals.append(event)
+            self._signal(event)
         elif kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
-            self._cancel_requested = True
+            self._request_cancel()
 
     def _start(self, event: HistoryEvent) -> None:
         attrs = event.workflow_execution_started_event_attributes
@@ -133,25 +138,94 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             task_timeout=_duration(attrs, "workflow_task_timeout"),
         )
         args = self._converter.from_payloads(attrs.input)
+        # The object exists before the run starts, so signals delivered with the start find their handlers.
+        try:
+            self._object = self._definition.cls()
+        except BaseException as err:
+            self._code_failed(err)
+            return
+        for signal_name, method_name in self._definition.signals.items():
+            self._signal_handlers[signal_name] = getattr(self._object, method_name)
         self._run_task = self.create_task(self._run_workflow(args), name=f"workflow {self._info.workflow_type}")
+        # A run cancelled before its first step ends without entering _run_workflow's handlers.
+        self._run_task.add_done_callback(
+            lambda task: self._code_failed(asyncio.CancelledError()) if task.cancelled() else None
+        )
 
     async def _run_workflow(self, args: list[Any]) -> None:
         try:
-            instance = self._definition.cls()
-            result = await getattr(instance, self._definition.run_method_name)(*args)
-        except asyncio.CancelledError:
-            # Nothing cancels the run itself yet (workflow cancellation is a later issue).
-            self._fail_workflow(CancelledError("Workflow run was cancelled"))
-        except NondeterminismError as err:
-            self._record_task_failure(err)
-        except Exception as err:
-            self._fail_workflow(err)
+            result = await getattr(self._object, self._definition.run_method_name)(*args)
         except BaseException as err:
-            if isinstance(err, GeneratorExit) or self._loop_closed:
-                raise
-            self._record_task_failure(err)
+            self._code_failed(err)
         else:
             self._complete_workflow(result)
+
+    def _code_failed(self, err: BaseException, *, in_handler: bool = False) -> None:
+        """An error escaped workflow code: the run, the constructor or a signal handler."""
+        if isinstance(err, GeneratorExit) or self._loop_closed:
+            raise err
+        if in_handler and isinstance(err, asyncio.CancelledError):
+            return  # a handler task cancelled by the code: not the workflow's business
+        if self._cancel_requested and _is_cancellation(err):
+            self._cancel_workflow()
+        elif isinstance(err, asyncio.CancelledError):
+            self._fail_workflow(CancelledError("Workflow run was cancelled"))
+        elif isinstance(err, NondeterminismError):
+            self._record_task_failure(err)
+        elif isinstance(err, Exception):
+            self._fail_workflow(err)
+        else:
+            self._record_task_failure(err)
+
+    # -- signals and cancellation --------------------------------------------------------------------
+
+    def _signal(self, event: HistoryEvent) -> None:
+        name = event.workflow_execution_signaled_event_attributes.signal_name
+        if name in self._signal_handlers or None in self._signal_handlers:
+            self._deliver_signal(event)
+            return
+        if not self._replaying and name not in self._buffered_signals:
+            logger.warning(
+                "workflow %s (%s): no handler for signal %r; it is kept until one is registered",
+                self._info.workflow_id, self._info.workflow_type, name,
+            )
+        self._buffered_signals.setdefault(name, []).append(event)
+
+    def _deliver_signal(self, event: HistoryEvent) -> None:
+        attrs = event.workflow_execution_signaled_event_attributes
+        name = attrs.signal_name
+        args = self._converter.from_payloads(attrs.input)
+        handler = self._signal_handlers.get(name)
+        call_args: tuple[Any, ...] = tuple(args)
+        if handler is None:
+            handler, call_args = self._signal_handlers[None], (name, args)
+        if inspect.iscoroutinefunction(handler):
+            self.create_task(self._run_signal_handler(handler, call_args), name=f"signal {name}")
+            return
+        try:
+            handler(*call_args)
+        except BaseException as err:
+            self._code_failed(err, in_handler=True)
+
+    async def _run_signal_handler(self, handler: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            await handler(*args)
+        except BaseException as err:
+            self._code_failed(err, in_handler=True)
+
+    def _request_cancel(self) -> None:
+        """Cancel the run task: ``asyncio.CancelledError`` is raised at the code's current await."""
+        if self._cancel_requested:
+            return
+        self._cancel_requested = True
+        if self._run_task is not None and not self._run_task.done():
+            self._run_task.cancel()
+
+    def _cancel_workflow(self) -> None:
+        if self._stopped():
+            return
+        self._add_command(commands.cancel_workflow())
+        self._completed = True
 
     def _complete_workflow(self, result: Any) -> None:
         if self._stopped():
@@ -304,8 +378,29 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         else:
             await asyncio.wait_for(future, timeout)
 
+    def workflow_set_signal_handler(self, name: str, handler: Callable[..., Any] | None) -> None:
+        if handler is None:
+            self._signal_handlers.pop(name, None)
+            return
+        if not callable(handler):
+            error = TypeError(f"workflow.set_signal_handler({name!r}): handler must be callable, got {handler!r}")
+            self._record_task_failure(error)
+            raise error
+        self._signal_handlers[name] = handler
+        for event in self._buffered_signals.pop(name, []):
+            if self._stopped():
+                break
+            self._deliver_signal(event)
+
     def workflow_fail_task(self, error: BaseException) -> None:
         self._record_task_failure(error)
+
+
+def _is_cancellation(err: BaseException) -> bool:
+    """The error a cancelled workflow ends with: asyncio's, rayflow's, or an activity's cancellation."""
+    return isinstance(err, (asyncio.CancelledError, CancelledError)) or (
+        isinstance(err, ActivityError) and isinstance(err.cause, CancelledError)
+    )
 
 
 def _duration(message: Any, name: str) -> timedelta | None:
