@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from rayflow.common import RetryPolicy
+from rayflow.common import ActivityCancellationType, RetryPolicy
 
 if TYPE_CHECKING:
     from rayflow.workflow import ActivityHandle, Info
@@ -38,6 +38,7 @@ class ActivityRequest:
         retry_policy: how failed attempts are retried (``None``: the service's default).
         activity_id: the id in history (``None``: the activity's sequence number in this run).
         resource_label: only workers advertising this label may run it (``None``: any worker).
+        cancellation_type: what cancelling the activity's handle waits for (default TRY_CANCEL).
     """
 
     activity_type: str
@@ -50,6 +51,7 @@ class ActivityRequest:
     retry_policy: RetryPolicy | None = None
     activity_id: str | None = None
     resource_label: str | None = None
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL
 
 
 class WorkflowRuntime(ABC):
@@ -87,10 +89,18 @@ class WorkflowRuntime(ABC):
     def workflow_set_signal_handler(self, name: str, handler: Callable[..., Any] | None) -> None:
         """Register (``None``: remove) the handler of signal ``name``; deliver its buffered signals to it."""
 
+    def workflow_history_length(self) -> int:
+        """The number of events in the run's history as of the current workflow task (0: unknown)."""
+        return 0
+
     @abstractmethod
     def workflow_fail_task(self, error: BaseException) -> None:
         """Fail the current workflow task (not the workflow) with ``error``: a bug in how the code uses
         the API, fixed by deploying new code, after which the task is retried."""
+
+    @abstractmethod
+    def workflow_patch(self, patch_id: str, *, deprecated: bool) -> bool:
+        """Whether the code after patch ``patch_id`` runs (``workflow.patched``/``deprecate_patch``)."""
 
 
 def in_workflow() -> bool:

@@ -166,8 +166,10 @@ def heartbeat(*details: Any) -> None:
     """Report progress; the latest ``details`` reach the service soon, and a retry gets them back.
 
     Never blocks: calls are throttled (at most one send per 0.8 x heartbeat timeout, 30 s without one)
-    and only the latest details are sent. Raises ``RuntimeError`` outside an activity and
-    ``PayloadError`` when ``details`` cannot be serialized.
+    and only the latest details are sent. Raises ``RuntimeError`` outside an activity,
+    ``PayloadError`` when ``details`` cannot be serialized, and ``rayflow.exceptions.CancelledError``
+    once the workflow asked to cancel the activity (a heartbeat response says so; an async activity is
+    also cancelled at its current await). Letting it propagate reports the activity as cancelled.
     """
     _context().heartbeat(details)
 

@@ -340,7 +340,8 @@ class WorkflowHandle:
         self.first_execution_run_id = first_execution_run_id
 
     async def result(self) -> Any:
-        """Wait for the run to close and return its result.
+        """Wait for the run to close and return its result; a run that continued as new is followed to the
+        run that ends the chain.
 
         Raises:
             WorkflowFailureError: the workflow failed, timed out, was cancelled or terminated; ``cause``
@@ -348,8 +349,14 @@ class WorkflowHandle:
                 ``TerminatedError``).
         """
         client = self._client
-        data = await client._history.wait_for_close(client.namespace, self.id, self.result_run_id or "")
-        event = history_pb2.HistoryEvent.FromString(data)
+        run_id = self.result_run_id or ""
+        while True:
+            data = await client._history.wait_for_close(client.namespace, self.id, run_id)
+            event = history_pb2.HistoryEvent.FromString(data)
+            if event.event_type != history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+                break
+            # The run continued as new: the result is the chain's, so wait on the run it started.
+            run_id = event.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
         converter = client.data_converter
         kind = event.event_type
         if kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:

@@ -20,7 +20,22 @@ __all__ = [
     "PendingActivityState",
     "WorkflowIDReusePolicy",
     "WorkflowIDConflictPolicy",
+    "ActivityCancellationType",
 ]
+
+
+class ActivityCancellationType(enum.IntEnum):
+    """What cancelling an activity from a workflow waits for (Temporal's names; TRY_CANCEL is the default).
+
+    TRY_CANCEL: ask the service to cancel the activity and raise in the workflow at once.
+    WAIT_CANCELLATION_COMPLETED: ask the service to cancel it and raise once the activity has ended
+    (it reported the cancellation, completed or failed).
+    ABANDON: do not tell the service; raise in the workflow at once and let the activity run on.
+    """
+
+    TRY_CANCEL = 0
+    WAIT_CANCELLATION_COMPLETED = 1
+    ABANDON = 2
 
 
 class TimeoutType(enum.IntEnum):

@@ -36,6 +36,9 @@ TABLE_METADATA = "cluster_metadata"
 
 #: Workflow task start-to-close timeout (Temporal's default).
 DEFAULT_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
+# workflow.info().is_continue_as_new_suggested() is true from this many history events (Temporal suggests
+# continue-as-new at a few thousand events, well before its 50K-event history limit).
+CONTINUE_AS_NEW_SUGGESTED_HISTORY_LENGTH = 10_000
 #: How long a task waits on a replica's sticky queue before going back to the normal queue.
 DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT = timedelta(seconds=10)
 #: A long poll returns empty after this long, so pollers re-check their state.

@@ -30,18 +30,22 @@ from typing import Any, NoReturn, TypeVar, overload
 
 from rayflow import _runtime
 from rayflow._session import Session
-from rayflow.common import RetryPolicy
+from rayflow.common import ActivityCancellationType, RetryPolicy
 from rayflow.exceptions import NondeterminismError
 
 __all__ = [
     "ActivityHandle",
+    "ContinueAsNewError",
     "Info",
     "NondeterminismError",
+    "continue_as_new",
     "defn",
+    "deprecate_patch",
     "execute_activity",
     "get_definition",
     "info",
     "now",
+    "patched",
     "random",
     "run",
     "Session",
@@ -293,6 +297,8 @@ class Info:
         execution_timeout: the workflow execution timeout (``None``: unlimited).
         run_timeout: the workflow run timeout (``None``: unlimited).
         task_timeout: the workflow task timeout (``None``: the service's default).
+        continued_run_id: the run this one continued as new from (``None``: the first run of the chain).
+        memo: the memo this run was given by ``continue_as_new(memo=...)`` or inherited (read only).
     """
 
     namespace: str
@@ -306,6 +312,20 @@ class Info:
     execution_timeout: timedelta | None = None
     run_timeout: timedelta | None = None
     task_timeout: timedelta | None = None
+    continued_run_id: str | None = None
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def get_current_history_length(self) -> int:
+        """The number of events in this run's history, as of the current workflow task."""
+        return _runtime.current("workflow.info().get_current_history_length()").workflow_history_length()
+
+    def is_continue_as_new_suggested(self) -> bool:
+        """True once the history is long enough that the workflow should ``continue_as_new`` (at
+        ``rayflow.constants.CONTINUE_AS_NEW_SUGGESTED_HISTORY_LENGTH`` events, well before the history limit)."""
+        from rayflow import constants
+
+        length = _runtime.current("workflow.info().is_continue_as_new_suggested()").workflow_history_length()
+        return length >= constants.CONTINUE_AS_NEW_SUGGESTED_HISTORY_LENGTH
 
 
 def info() -> Info:
@@ -347,6 +367,103 @@ class unsafe:  # noqa: N801 - Temporal's name: workflow.unsafe.is_replaying()
     def is_replaying() -> bool:
         """True while the code re-runs a workflow task already recorded in history (e.g. to skip logging)."""
         return _runtime.current("workflow.unsafe.is_replaying()").workflow_is_replaying()
+
+
+# -- versioning ------------------------------------------------------------------------------------
+
+
+def patched(patch_id: str) -> bool:
+    """Whether to run the new code of a change to a workflow that may have runs in flight (Temporal's API).
+
+    ``if workflow.patched("my-change"): new code else: old code``. Run live, it records a marker in
+    history and returns True; replaying history recorded with the marker it returns True, and replaying
+    history recorded by the old code (no marker here) it returns False. The answer is the same for the
+    rest of the run. Once no run of the old code is left, replace the call with ``deprecate_patch``.
+    """
+    if not isinstance(patch_id, str) or not patch_id:
+        raise TypeError(f"workflow.patched(): patch_id must be a non-empty str, got {patch_id!r}")
+    return _runtime.current("workflow.patched()").workflow_patch(patch_id, deprecated=False)
+
+
+def deprecate_patch(patch_id: str) -> None:
+    """Mark patch ``patch_id`` as deprecated: only the new code is left, and history recorded with or
+    without the patch's marker replays. Once no run recorded before it is left, remove the call."""
+    if not isinstance(patch_id, str) or not patch_id:
+        raise TypeError(f"workflow.deprecate_patch(): patch_id must be a non-empty str, got {patch_id!r}")
+    _runtime.current("workflow.deprecate_patch()").workflow_patch(patch_id, deprecated=True)
+
+
+# -- continue-as-new -------------------------------------------------------------------------------
+
+
+class ContinueAsNewError(BaseException):  # noqa: N818 - Temporal's name
+    """Raised by ``workflow.continue_as_new``: the run ends CONTINUED_AS_NEW and a new run starts.
+
+    It derives from ``BaseException`` so that ``except Exception`` in workflow code does not swallow it.
+    Do not raise it yourself or catch it.
+    """
+
+    def __init__(
+        self,
+        *,
+        args: Sequence[Any],
+        workflow_type: str | None,
+        task_queue: str | None,
+        run_timeout: timedelta | None,
+        task_timeout: timedelta | None,
+        memo: dict[str, Any] | None,
+    ) -> None:
+        super().__init__("continue as new")
+        self.input_args = tuple(args)
+        self.workflow_type = workflow_type
+        self.task_queue = task_queue
+        self.run_timeout = run_timeout
+        self.task_timeout = task_timeout
+        self.memo = memo
+
+
+def continue_as_new(
+    *args: Any,
+    workflow: Callable[..., Any] | str | None = None,
+    task_queue: str | None = None,
+    run_timeout: timedelta | None = None,
+    task_timeout: timedelta | None = None,
+    memo: dict[str, Any] | None = None,
+) -> NoReturn:
+    """End this run as CONTINUED_AS_NEW and start a new run of the workflow id with ``args`` (Temporal's API).
+
+    The new run has a new run id and a fresh history; ``workflow.info().continued_run_id`` is this run's
+    id. Its type, task queue, timeouts and memo are this run's unless given; the execution timeout spans the
+    whole chain. Signals received but not yet handled when the run continues are not lost: the workflow
+    task runs again to handle them first. ``result()`` on a handle to this run follows the chain.
+
+    Args:
+        args: the arguments of the new run.
+        workflow: the ``@workflow.run`` method, or type name, the new run runs (default: this one's).
+        task_queue: the new run's task queue (default: this one's).
+        run_timeout: the new run's run timeout (default: this one's).
+        task_timeout: the new run's workflow task timeout (default: this one's).
+        memo: the new run's memo (default: this one's).
+
+    Raises:
+        ContinueAsNewError: always; let it propagate out of the ``@workflow.run`` method.
+    """
+    runtime = _runtime.current("workflow.continue_as_new()")
+    workflow_type = None
+    if workflow is not None:
+        if isinstance(workflow, str) and workflow:
+            workflow_type = workflow
+        else:
+            try:
+                workflow_type = get_definition(workflow).name
+            except (TypeError, ValueError) as err:
+                _fail(runtime, TypeError(f"workflow.continue_as_new(): workflow must be a @workflow.run method or "
+                                         f"a workflow type name, got {workflow!r} ({err})"))
+    for name, value in (("run_timeout", run_timeout), ("task_timeout", task_timeout)):
+        if value is not None and (not isinstance(value, timedelta) or value <= timedelta(0)):
+            _fail(runtime, ValueError(f"workflow.continue_as_new(): {name} must be a positive timedelta, got {value!r}"))
+    raise ContinueAsNewError(args=args, workflow_type=workflow_type, task_queue=task_queue or None,
+                             run_timeout=run_timeout, task_timeout=task_timeout, memo=memo)
 
 
 # -- timers and conditions -------------------------------------------------------------------------
@@ -392,18 +509,43 @@ class ActivityHandle(asyncio.Future):
     """The pending result of an activity started with ``workflow.start_activity``; await it for the result.
 
     Awaiting raises ``ActivityError`` (its ``cause`` says why) when the activity failed for good.
-    ``cancel()`` currently only cancels this future in the workflow: the activity itself keeps running
-    and its result is ignored (requesting cancellation from the service comes later).
+    ``cancel()`` (or cancelling the task awaiting it, e.g. by the workflow's cancellation) cancels the
+    activity as its ``cancellation_type`` says: the await then raises ``ActivityError`` whose cause is
+    ``CancelledError`` (at once for TRY_CANCEL and ABANDON, once the activity ended for
+    WAIT_CANCELLATION_COMPLETED).
 
     Attributes:
         activity_id: the activity id recorded in history.
         activity_type: the activity's name.
+        cancellation_type: what cancelling it waits for (an ``ActivityCancellationType``).
     """
 
-    def __init__(self, *, loop: asyncio.AbstractEventLoop, activity_id: str, activity_type: str) -> None:
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        activity_id: str,
+        activity_type: str,
+        cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+    ) -> None:
         super().__init__(loop=loop)
         self.activity_id = activity_id
         self.activity_type = activity_type
+        self.cancellation_type = ActivityCancellationType(cancellation_type)
+        self._on_cancel: Callable[[ActivityHandle], None] | None = None  # set by the runtime
+        self._cancel_requested = False
+
+    def cancel(self, msg: Any = None) -> bool:
+        """Request cancellation of the activity; True unless it already ended."""
+        if self.done():
+            return False
+        if self._on_cancel is None:
+            return super().cancel(msg)
+        if not self._cancel_requested:
+            self._cancel_requested = True
+            self._on_cancel(self)
+        # The future stays pending until the runtime resolves it (ActivityError caused by CancelledError).
+        return True
 
 
 def start_activity(
@@ -419,6 +561,7 @@ def start_activity(
     retry_policy: RetryPolicy | None = None,
     activity_id: str | None = None,
     resource_label: str | None = None,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
 ) -> ActivityHandle:
     """Schedule an activity and return a handle to await its result.
 
@@ -436,6 +579,9 @@ def start_activity(
         activity_id: the id recorded in history (default: the activity's sequence number in this run).
         resource_label: run only on workers advertising this label, e.g. ``"gpu"`` (default: the label
             given to ``@activity.defn``, else any worker).
+        cancellation_type: what cancelling the handle waits for: TRY_CANCEL (default) requests the
+            cancellation and raises at once, WAIT_CANCELLATION_COMPLETED raises once the activity ended,
+            ABANDON raises at once without telling the activity.
 
     Raises:
         ValueError: no timeout bounds the activity, or the arguments are inconsistent. This also fails
@@ -455,6 +601,7 @@ def start_activity(
             retry_policy=retry_policy,
             activity_id=activity_id,
             resource_label=resource_label,
+            cancellation_type=cancellation_type,
         )
     except (TypeError, ValueError) as err:
         _fail(runtime, err)
@@ -474,6 +621,7 @@ async def execute_activity(
     retry_policy: RetryPolicy | None = None,
     activity_id: str | None = None,
     resource_label: str | None = None,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
 ) -> Any:
     """Run an activity and return its result: ``await start_activity(...)``; same arguments.
 
@@ -494,6 +642,7 @@ async def execute_activity(
         retry_policy=retry_policy,
         activity_id=activity_id,
         resource_label=resource_label,
+        cancellation_type=cancellation_type,
     )
 
 
@@ -553,8 +702,13 @@ def _activity_request(
     retry_policy: RetryPolicy | None,
     activity_id: str | None,
     resource_label: str | None,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
 ) -> _runtime.ActivityRequest:
     name, default_label = _activity_name(activity)
+    if not isinstance(cancellation_type, ActivityCancellationType):
+        raise TypeError(
+            f"Activity {name}: cancellation_type must be an ActivityCancellationType, got {cancellation_type!r}"
+        )
     if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
         raise TypeError(f"Activity {name}: args must be a list or tuple of arguments, got {type(args).__name__}")
     if arg is not _NO_ARG:
@@ -593,6 +747,7 @@ def _activity_request(
         retry_policy=retry_policy,
         activity_id=activity_id,
         resource_label=resource_label if resource_label is not None else default_label,
+        cancellation_type=cancellation_type,
     )
 
 

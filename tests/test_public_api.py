@@ -12,8 +12,10 @@ import pytest
 PUBLIC = {
     "rayflow": ["activity", "workflow"],
     "rayflow.workflow": [
-        "ActivityHandle", "Info", "NondeterminismError", "defn", "execute_activity", "get_definition", "info",
-        "now", "random", "run", "Session", "session", "set_signal_handler", "signal", "sleep", "start_activity",
+        "ActivityHandle", "ContinueAsNewError", "Info", "NondeterminismError", "continue_as_new", "defn",
+        "deprecate_patch", "execute_activity",
+        "get_definition", "info", "now", "patched", "random", "run", "Session", "session", "set_signal_handler",
+        "signal", "sleep", "start_activity",
         "time", "unsafe", "uuid4", "wait_condition",
     ],
     "rayflow.activity": ["Info", "defn", "get_definition", "heartbeat", "in_activity", "info", "is_cancelled"],
@@ -22,10 +24,10 @@ PUBLIC = {
         "TaskQueuePartitionInfo", "TaskQueueTypeDescription", "WorkflowExecution", "WorkflowExecutionDescription",
         "WorkflowHandle", "WorkflowHistory",
     ],
-    "rayflow.worker": ["Worker"],
+    "rayflow.worker": ["ReplayResult", "Replayer", "Worker"],
     "rayflow.testing": ["WorkflowEnvironment"],
     "rayflow.common": [
-        "EventType", "PendingActivityState", "RetryPolicy", "RetryState", "TimeoutType", "WorkflowExecutionStatus",
+        "ActivityCancellationType", "EventType", "PendingActivityState", "RetryPolicy", "RetryState", "TimeoutType", "WorkflowExecutionStatus",
         "WorkflowIDConflictPolicy", "WorkflowIDReusePolicy",
     ],
     "rayflow.exceptions": [

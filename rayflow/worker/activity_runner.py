@@ -38,7 +38,9 @@ _THROTTLE_FRACTION = 0.8
 _DEFAULT_THROTTLE_S = 30.0
 
 ActivityResponse = (
-    request_response_pb2.RespondActivityTaskCompletedRequest | request_response_pb2.RespondActivityTaskFailedRequest
+    request_response_pb2.RespondActivityTaskCompletedRequest
+    | request_response_pb2.RespondActivityTaskFailedRequest
+    | request_response_pb2.RespondActivityTaskCanceledRequest
 )
 
 
@@ -69,6 +71,7 @@ class _Heartbeater:
         self._sending: asyncio.Task[None] | None = None
         self._stopped = False
         self.cancel_requested = threading.Event()
+        self.on_cancel: Callable[[], None] | None = None  # called on the loop once cancellation is requested
 
     @property
     def latest(self) -> message_pb2.Payloads | None:
@@ -76,6 +79,9 @@ class _Heartbeater:
             return self._latest
 
     def record(self, details: Sequence[Any]) -> None:
+        if self.cancel_requested.is_set():
+            # The service asked to cancel this activity (a heartbeat response said so): stop it here.
+            raise CancelledError("Activity cancelled")
         payloads = self._data_converter.to_payloads(list(details))  # PayloadError goes to the caller
         with self._lock:
             self._latest = payloads
@@ -123,8 +129,10 @@ class _Heartbeater:
             payloads = self.latest
             assert payloads is not None
             try:
-                if await self._send(self._task_token, payloads):
+                if await self._send(self._task_token, payloads) and not self.cancel_requested.is_set():
                     self.cancel_requested.set()
+                    if self.on_cancel is not None and not self._stopped:
+                        self.on_cancel()
             except Exception:
                 logger.warning("sending an activity heartbeat failed; the next one will retry", exc_info=True)
         finally:
@@ -220,7 +228,9 @@ class ActivityRunner:
             )
             args = self._data_converter.from_payloads(task.input)
             if is_async:
-                result = await loop.create_task(context.run(fn, *args), context=context)
+                activity_task = loop.create_task(context.run(fn, *args), context=context)
+                heartbeater.on_cancel = activity_task.cancel  # cancellation reaches it at its current await
+                result = await activity_task
             else:
                 result = await loop.run_in_executor(self._executor, context.run, fn, *args)
             try:
@@ -231,7 +241,13 @@ class ActivityRunner:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # the worker itself is being cancelled
+            if heartbeater.cancel_requested.is_set():
+                return self._canceled(task, identity, ())
             return self._failed(task, identity, CancelledError("activity cancelled"), heartbeater)
+        except CancelledError as error:
+            if heartbeater.cancel_requested.is_set():
+                return self._canceled(task, identity, error.details)
+            return self._failed(task, identity, error, heartbeater)
         except Exception as error:
             logger.warning(
                 "activity %s (id %s, attempt %d) failed",
@@ -250,6 +266,17 @@ class ActivityRunner:
     async def shutdown(self) -> None:
         """Wait for running sync activities' threads to end; the runner cannot run tasks afterwards."""
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+
+    def _canceled(
+        self, task: request_response_pb2.PollActivityTaskQueueResponse, identity: str, details: Sequence[Any]
+    ) -> request_response_pb2.RespondActivityTaskCanceledRequest:
+        """The attempt ended by honouring the cancel request the service sent with a heartbeat response."""
+        request = request_response_pb2.RespondActivityTaskCanceledRequest(task_token=task.task_token, identity=identity)
+        try:
+            request.details.CopyFrom(self._data_converter.to_payloads(list(details)))
+        except PayloadError:
+            logger.warning("activity %s: the details of its cancellation cannot be encoded", task.activity_type)
+        return request
 
     def _failed(
         self,

@@ -356,6 +356,9 @@ class WorkerReplica:
             response = await self._sessions.run(task, self._identity)
         else:
             response = await self._runner.run(task, self._identity)
+        if isinstance(response, RR.RespondActivityTaskCanceledRequest):
+            await self._history.respond_activity_task_canceled(response)
+            return
         if not isinstance(response, RR.RespondActivityTaskCompletedRequest):
             await self._history.respond_activity_task_failed(response)
             return
@@ -376,7 +379,11 @@ class WorkerReplica:
             self._workflow_slots.release()
 
     async def _heartbeat(self, task_token: bytes, details: message_pb2.Payloads) -> bool:
-        response = await self._history.record_activity_heartbeat(
-            RR.RecordActivityTaskHeartbeatRequest(task_token=task_token, details=details, identity=self._identity)
-        )
+        try:
+            response = await self._history.record_activity_heartbeat(
+                RR.RecordActivityTaskHeartbeatRequest(task_token=task_token, details=details, identity=self._identity)
+            )
+        except TaskNotFoundError:
+            # As in Temporal: the attempt is no longer wanted (the workflow closed, or it timed out): cancel it.
+            return True
         return response.cancel_requested

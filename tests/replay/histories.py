@@ -106,6 +106,10 @@ class HistoryBuilder:
                     workflow_task_completed_event_id=completed_id,
                 ),
             )
+        if kind == command_pb2.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+            return self.activity_cancel_requested(
+                command.request_cancel_activity_task_command_attributes.scheduled_event_id, completed_id
+            )
         if kind == command_pb2.COMMAND_TYPE_CANCEL_TIMER:
             return self.add(
                 H.EVENT_TYPE_TIMER_CANCELED,
@@ -182,6 +186,25 @@ class HistoryBuilder:
                 started_event_id=started,
                 identity="worker-1",
                 retry_state=message_pb2.RETRY_STATE_NON_RETRYABLE_FAILURE,
+            ),
+        )
+
+    def activity_cancel_requested(self, scheduled_id: int, completed_id: int = 0) -> history_pb2.HistoryEvent:
+        return self.add(
+            H.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+            activity_task_cancel_requested_event_attributes=H.ActivityTaskCancelRequestedEventAttributes(
+                scheduled_event_id=scheduled_id, workflow_task_completed_event_id=completed_id
+            ),
+        )
+
+    def activity_canceled(self, scheduled_id: int, *details: Any, started_id: int = 0) -> None:
+        self.add(
+            H.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+            activity_task_canceled_event_attributes=H.ActivityTaskCanceledEventAttributes(
+                details=CONVERTER.to_payloads(list(details)),
+                scheduled_event_id=scheduled_id,
+                started_event_id=started_id,
+                identity="worker-1",
             ),
         )
 

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 from rayflow import workflow
 from rayflow.common import RetryPolicy, RetryState
-from rayflow.exceptions import ActivityError, ApplicationError, PayloadError
-from rayflow.proto.rayflow.v1 import command_pb2, history_pb2, message_pb2
+from rayflow.exceptions import ActivityError, ApplicationError, CancelledError, PayloadError
+from rayflow.proto.rayflow.v1 import history_pb2, message_pb2
 
 from .histories import CONVERTER, Driver, HistoryBuilder, command_types, decode_result, new_instance
 
@@ -279,7 +279,7 @@ def test_unserializable_argument_fails_the_task() -> None:
     assert result.commands == []
 
 
-def test_cancelled_handle_ignores_the_late_result() -> None:
+def test_handle_cancelled_before_it_was_sent_drops_the_schedule() -> None:
     @workflow.defn
     class CancelsHandle:
         @workflow.run
@@ -289,15 +289,14 @@ def test_cancelled_handle_ignores_the_late_result() -> None:
             handle.cancel()
             try:
                 await handle
-            except asyncio.CancelledError:
-                pass
+            except ActivityError as err:
+                assert isinstance(err.cause, CancelledError)
             await workflow.sleep(10)
             return "done"
 
     driver = Driver(CancelsHandle)
     first = driver.task()
-    assert command_types(first.commands) == ["SCHEDULE_ACTIVITY_TASK", "START_TIMER"]
-    assert first.commands[0].command_type == command_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK
+    assert command_types(first.commands) == ["START_TIMER"]  # never sent: no schedule, no cancel request
     driver.complete(first)
-    driver.history.activity_completed(driver.scheduled_id("1"), "late")
-    assert driver.task().commands == []
+    driver.history.timer_fired("1", driver.timer_started_id("1"))
+    assert decode_result(driver.task().commands[0]) == "done"

@@ -233,8 +233,9 @@ def test_cleanup_activity_runs_after_cancel() -> None:
     driver.complete(first)
     driver.history.cancel_requested()
     second = driver.task()
-    assert command_types(second.commands) == ["SCHEDULE_ACTIVITY_TASK"]
-    assert second.commands[0].schedule_activity_task_command_attributes.activity_type == "cleanup"
+    # The cancel reaches the running activity (TRY_CANCEL), then the cleanup activity is scheduled.
+    assert command_types(second.commands) == ["REQUEST_CANCEL_ACTIVITY_TASK", "SCHEDULE_ACTIVITY_TASK"]
+    assert second.commands[1].schedule_activity_task_command_attributes.activity_type == "cleanup"
     driver.complete(second)
     driver.history.activity_completed(driver.scheduled_id("1"), "late result, ignored")
     driver.history.activity_completed(driver.scheduled_id("2"), None)

@@ -13,7 +13,7 @@ import pytest
 from rayflow import activity
 from rayflow.common import duration_to_proto, timestamp_to_proto
 from rayflow.converter import DataConverter
-from rayflow.exceptions import ApplicationError
+from rayflow.exceptions import ApplicationError, CancelledError
 from rayflow.proto.rayflow.v1 import message_pb2, request_response_pb2
 from rayflow.worker.activity_runner import ActivityRunner
 
@@ -275,10 +275,11 @@ async def test_heartbeat_callback_error_is_not_raised_and_cancel_is_seen() -> No
     @activity.defn(name="wait-cancel")
     async def wait_cancel() -> bool:
         activity.heartbeat()
-        for _ in range(100):
-            if activity.is_cancelled():
-                return True
-            await asyncio.sleep(0.01)
+        try:
+            for _ in range(100):
+                await asyncio.sleep(0.01)
+        except asyncio.CancelledError:  # the cancel request cancels an async activity at its await
+            return activity.is_cancelled()
         return False
 
     assert result_of(await run([wait_cancel], make_task("wait-cancel"), Heartbeats(cancel=True))) is True
@@ -299,3 +300,41 @@ async def test_sync_activities_run_in_parallel() -> None:
     assert all(isinstance(r, Completed) for r in responses)
     # All five were running at one moment: the latest start precedes the earliest end.
     assert max(begin for begin, _ in spans) < min(end for _, end in spans)
+
+
+async def test_cancel_request_makes_heartbeat_raise_and_reports_cancelled() -> None:
+    @activity.defn(name="beats-until-cancelled")
+    def beats_until_cancelled() -> str:
+        for _ in range(200):
+            activity.heartbeat("progress")  # raises CancelledError once the service asked to cancel
+            time.sleep(0.01)
+        return "finished"
+
+    response = await run(
+        [beats_until_cancelled],
+        make_task("beats-until-cancelled", heartbeat_timeout=timedelta(seconds=0.05)),
+        Heartbeats(cancel=True),
+    )
+    assert isinstance(response, request_response_pb2.RespondActivityTaskCanceledRequest), response
+    assert response.task_token == b"token"
+    assert response.identity == "worker-1"
+
+
+async def test_cancel_request_cancels_an_async_activity() -> None:
+    @activity.defn(name="sleeps")
+    async def sleeps() -> str:
+        activity.heartbeat()
+        await asyncio.sleep(5)
+        return "finished"
+
+    response = await run([sleeps], make_task("sleeps"), Heartbeats(cancel=True))
+    assert isinstance(response, request_response_pb2.RespondActivityTaskCanceledRequest), response
+
+
+async def test_cancelled_error_without_a_cancel_request_is_a_failure() -> None:
+    @activity.defn(name="raises-cancelled")
+    def raises_cancelled() -> None:
+        raise CancelledError("not asked to")
+
+    response = await run([raises_cancelled], make_task("raises-cancelled"))
+    assert isinstance(response, Failed), response

@@ -147,6 +147,12 @@ class HistoryClient:
         shard = self._for_token(request.task_token)
         await call(shard.respond_activity_task_failed.remote(request.SerializeToString()), "fail activity")
 
+    async def respond_activity_task_canceled(
+        self, request: request_response_pb2.RespondActivityTaskCanceledRequest
+    ) -> None:
+        shard = self._for_token(request.task_token)
+        await call(shard.respond_activity_task_canceled.remote(request.SerializeToString()), "cancel activity")
+
     async def record_activity_heartbeat(
         self, request: request_response_pb2.RecordActivityTaskHeartbeatRequest
     ) -> request_response_pb2.RecordActivityTaskHeartbeatResponse:

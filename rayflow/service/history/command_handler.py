@@ -30,6 +30,14 @@ def apply_commands(
             attrs = command.schedule_activity_task_command_attributes
             _validate_activity(builder, attrs)
             builder.schedule_activity(attrs, completed_event_id)
+        elif kind == CT.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+            attrs = command.request_cancel_activity_task_command_attributes
+            if attrs.scheduled_event_id <= 0:
+                raise BadCommandError(
+                    history_pb2.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
+                    "RequestCancelActivityTask: scheduled_event_id is required",
+                )
+            builder.request_cancel_activity(attrs.scheduled_event_id, completed_event_id, identity)
         elif kind == CT.COMMAND_TYPE_START_TIMER:
             attrs = command.start_timer_command_attributes
             if not attrs.timer_id or attrs.timer_id in builder.state.timers:
@@ -80,6 +88,11 @@ def apply_commands(
                     details=command.cancel_workflow_execution_command_attributes.details,
                     workflow_task_completed_event_id=completed_event_id,
                 ),
+            )
+        elif kind == CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+            # Closes the run as CONTINUED_AS_NEW; builder.successor is the new run, written in the same write.
+            builder.continue_as_new(
+                command.continue_as_new_workflow_execution_command_attributes, completed_event_id, identity
             )
         else:
             raise BadCommandError(

@@ -65,6 +65,7 @@ class StateBuilder:
         self.new_events: list[history_pb2.HistoryEvent] = []
         self.tasks: list[internal_pb2.MatchingTask] = []
         self.closed = False
+        self.successor: StateBuilder | None = None  # the run a continue-as-new starts
 
     def adopt(self, other: StateBuilder) -> None:
         """Take over the outcome of a trial builder (used to discard a rejected set of commands)."""
@@ -72,6 +73,7 @@ class StateBuilder:
         self.new_events = other.new_events
         self.tasks = other.tasks
         self.closed = other.closed
+        self.successor = other.successor
 
     @property
     def info(self) -> internal_pb2.ExecutionInfo:
@@ -172,6 +174,69 @@ class StateBuilder:
         builder.add_event(ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, attrs)
         builder.schedule_workflow_task()
         return builder
+
+    def continue_as_new(
+        self, attrs: command_pb2.ContinueAsNewWorkflowExecutionCommandAttributes, completed_event_id: int,
+        identity: str,
+    ) -> StateBuilder:
+        """Close this run as CONTINUED_AS_NEW and return the builder of its successor (same workflow id, a
+        new run id, a fresh history); the caller writes both in one atomic write.
+
+        Type, task queue, timeouts and memo are inherited unless the command gives them; the execution
+        timeout spans the chain (the successor keeps this run's execution expiration time).
+        """
+        info = self.info
+        request = request_response_pb2.StartWorkflowExecutionRequest(
+            namespace=info.namespace,
+            workflow_id=info.workflow_id,
+            workflow_type=attrs.workflow_type or info.workflow_type,
+            task_queue=attrs.task_queue or info.task_queue,
+            input=attrs.input,
+            identity=identity,
+            request_id=f"continue-as-new-{uuid.uuid4()}",
+        )
+        for name, inherited in (("workflow_run_timeout", "run_timeout"), ("workflow_task_timeout", "task_timeout")):
+            if attrs.HasField(name) and getattr(attrs, name).ToTimedelta() > timedelta(0):
+                getattr(request, name).CopyFrom(getattr(attrs, name))
+            elif info.HasField(inherited) and getattr(info, inherited).ToTimedelta() > timedelta(0):
+                getattr(request, name).CopyFrom(getattr(info, inherited))
+        successor = StateBuilder.start_execution(request, self.now)
+        new_info = successor.info
+        started = successor.new_events[0].workflow_execution_started_event_attributes
+        new_info.first_execution_run_id = info.first_execution_run_id or info.run_id
+        started.first_execution_run_id = new_info.first_execution_run_id
+        started.original_execution_run_id = new_info.run_id
+        started.continued_execution_run_id = info.run_id
+        if info.HasField("execution_expiration_time"):
+            expiration = info.execution_expiration_time.ToDatetime(tzinfo=self.now.tzinfo)
+            new_info.execution_timeout.CopyFrom(info.execution_timeout)
+            new_info.execution_expiration_time.CopyFrom(info.execution_expiration_time)
+            started.workflow_execution_timeout.CopyFrom(info.execution_timeout)
+            started.workflow_execution_expiration_time.CopyFrom(info.execution_expiration_time)
+            if not new_info.HasField("run_expiration_time") or (
+                    new_info.run_expiration_time.ToDatetime(tzinfo=self.now.tzinfo) > expiration):
+                new_info.run_expiration_time.CopyFrom(info.execution_expiration_time)
+        memo = info.memo if attrs.inherit_memo else attrs.memo
+        for key, value in memo.items():
+            started.memo[key].CopyFrom(value)
+            new_info.memo[key].CopyFrom(value)
+        event_attrs = history_pb2.WorkflowExecutionContinuedAsNewEventAttributes(
+            new_execution_run_id=new_info.run_id,
+            workflow_type=request.workflow_type,
+            task_queue=request.task_queue,
+            input=attrs.input,
+            workflow_task_completed_event_id=completed_event_id,
+        )
+        if request.HasField("workflow_run_timeout"):
+            event_attrs.workflow_run_timeout.CopyFrom(request.workflow_run_timeout)
+        event_attrs.workflow_task_timeout.CopyFrom(new_info.task_timeout)
+        self.close(
+            request_response_pb2.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+            event_attrs,
+        )
+        self.successor = successor
+        return successor
 
     # -- workflow tasks -----------------------------------------------------------------------
     def schedule_workflow_task(self, attempt: int = 1, delay: timedelta = timedelta(0)) -> None:
@@ -346,6 +411,30 @@ class StateBuilder:
         started = self.add_event(ET.EVENT_TYPE_ACTIVITY_TASK_STARTED, started_attrs)
         attributes.started_event_id = started.event_id
         self.add_input_event(event_type, attributes)
+
+    def request_cancel_activity(self, scheduled_event_id: int, completed_event_id: int, identity: str) -> None:
+        """A RequestCancelActivityTask command: ACTIVITY_TASK_CANCEL_REQUESTED, then (Temporal's rules)
+        ACTIVITY_TASK_CANCELED at once when no attempt is running; a running attempt learns of it from its
+        next heartbeat response. An activity that already ended gets the request event only."""
+        requested = self.add_event(
+            ET.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+            history_pb2.ActivityTaskCancelRequestedEventAttributes(
+                scheduled_event_id=scheduled_event_id, workflow_task_completed_event_id=completed_event_id
+            ),
+        )
+        info = self.state.activities.get(scheduled_event_id)
+        if info is None:
+            return
+        info.cancel_requested = True
+        info.cancel_requested_event_id = requested.event_id
+        if not info.HasField("started_time"):
+            self.finish_activity(
+                info,
+                ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+                history_pb2.ActivityTaskCanceledEventAttributes(
+                    latest_cancel_requested_event_id=requested.event_id, identity=identity
+                ),
+            )
 
     # -- timers -------------------------------------------------------------------------------
     def start_timer(self, attrs: command_pb2.StartTimerCommandAttributes, completed_event_id: int) -> None:

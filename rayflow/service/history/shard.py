@@ -466,6 +466,27 @@ class HistoryShard:
 
         await self._transact(self._token_key(token), fail, missing_ok=False)
 
+    async def respond_activity_task_canceled(self, request_bytes: bytes) -> None:
+        """The attempt ended by honouring a cancel request: ACTIVITY_TASK_CANCELED (no retry)."""
+        await self._started
+        request = RR.RespondActivityTaskCanceledRequest.FromString(request_bytes)
+        token = internal_pb2.TaskToken.FromString(request.task_token)
+
+        def cancel(builder: StateBuilder) -> bool:
+            act = self._check_activity(builder, token)
+            builder.finish_activity(
+                act,
+                history_pb2.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+                history_pb2.ActivityTaskCanceledEventAttributes(
+                    details=request.details,
+                    latest_cancel_requested_event_id=act.cancel_requested_event_id,
+                    identity=request.identity,
+                ),
+            )
+            return True
+
+        await self._transact(self._token_key(token), cancel, missing_ok=False)
+
     async def record_activity_heartbeat(self, request_bytes: bytes) -> bytes:
         await self._started
         request = RR.RecordActivityTaskHeartbeatRequest.FromString(request_bytes)
@@ -507,8 +528,12 @@ class HistoryShard:
     async def _add_input(self, namespace: str, workflow_id: str, run_id: str, what: str,
                          add: Callable[[StateBuilder], None]) -> str:
         key = await self._resolve(namespace, workflow_id, run_id)
+        continued = []
 
         def mutate(builder: StateBuilder) -> bool:
+            if not run_id and builder.info.status == RR.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+                continued.append(True)  # the run continued as new since it was resolved: the input goes to its successor
+                return False
             if not builder.is_open:
                 raise WorkflowNotFoundError(
                     f"workflow {key[1]!r} run {key[2]!r} is already closed "
@@ -518,6 +543,8 @@ class HistoryShard:
             return True
 
         if await self._transact(key, mutate) is None:
+            if continued:
+                return await self._add_input(namespace, workflow_id, run_id, what, add)
             raise WorkflowNotFoundError(f"workflow {key[1]!r} run {key[2]!r} not found in namespace {key[0]!r}")
         return key[2]
 
@@ -620,7 +647,10 @@ class HistoryShard:
             return builder.state
 
     async def _commit(self, key: Key, builder: StateBuilder, *, create: bool = False) -> None:
-        await self._commit_all([(key, builder, create)])
+        changes = [(key, builder, create)]
+        if builder.successor is not None:  # continue-as-new: the closed run and its successor, atomically
+            changes.append(((key[0], key[1], builder.successor.info.run_id), builder.successor, True))
+        await self._commit_all(changes)
 
     async def _commit_all(self, changes: list[tuple[Key, StateBuilder, bool]]) -> None:
         """Write the ``(key, builder, create)`` changes in one atomic store write, in order."""

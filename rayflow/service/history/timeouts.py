@@ -130,7 +130,9 @@ def timeout_activity(builder: StateBuilder, act: internal_pb2.ActivityInfo, time
     if act.HasField("heartbeat_details"):
         failure.timeout_failure_info.last_heartbeat_details.CopyFrom(act.heartbeat_details)
     retryable = timeout_type in (message_pb2.TIMEOUT_TYPE_START_TO_CLOSE, message_pb2.TIMEOUT_TYPE_HEARTBEAT)
-    if retryable:
+    if retryable and act.cancel_requested:
+        retry_state = message_pb2.RETRY_STATE_CANCEL_REQUESTED  # no retry once cancellation was requested
+    elif retryable:
         delay, retry_state = next_retry_delay(
             act.retry_policy, act.attempt, failure, builder.now, _expiration(act)
         )
@@ -151,6 +153,8 @@ def fail_activity(
 ) -> None:
     """An attempt failed: retry per the policy, or record ActivityTaskFailed."""
     delay, retry_state = next_retry_delay(act.retry_policy, act.attempt, failure, builder.now, _expiration(act))
+    if act.cancel_requested:
+        delay, retry_state = None, message_pb2.RETRY_STATE_CANCEL_REQUESTED  # no retry once cancellation was requested
     if delay is not None:
         builder.retry_activity(act, failure, delay)
         return

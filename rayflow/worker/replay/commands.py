@@ -21,10 +21,12 @@ __all__ = [
     "cancel_timer",
     "cancel_workflow",
     "complete_workflow",
+    "continue_as_new",
     "describe_command",
     "describe_event",
     "fail_workflow",
     "matches",
+    "request_cancel_activity",
     "schedule_activity",
     "start_timer",
 ]
@@ -35,6 +37,7 @@ HistoryEvent = history_pb2.HistoryEvent
 #: The event each command type becomes once the service accepts it.
 EVENT_FOR_COMMAND: dict[int, int] = {
     command_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: history_pb2.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    command_pb2.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: history_pb2.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
     command_pb2.COMMAND_TYPE_START_TIMER: history_pb2.EVENT_TYPE_TIMER_STARTED,
     command_pb2.COMMAND_TYPE_CANCEL_TIMER: history_pb2.EVENT_TYPE_TIMER_CANCELED,
     command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
@@ -114,6 +117,16 @@ def start_timer(timer_id: str, seconds: float) -> Command:
     )
 
 
+def request_cancel_activity(scheduled_event_id: int) -> Command:
+    """A RequestCancelActivityTask command for the activity scheduled at ``scheduled_event_id``."""
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK,
+        request_cancel_activity_task_command_attributes=command_pb2.RequestCancelActivityTaskCommandAttributes(
+            scheduled_event_id=scheduled_event_id
+        ),
+    )
+
+
 def cancel_timer(timer_id: str) -> Command:
     """A CancelTimer command."""
     return Command(
@@ -148,6 +161,33 @@ def cancel_workflow() -> Command:
     )
 
 
+def continue_as_new(
+    payloads: message_pb2.Payloads,
+    *,
+    workflow_type: str | None = None,
+    task_queue: str | None = None,
+    run_timeout: timedelta | None = None,
+    task_timeout: timedelta | None = None,
+    memo: dict[str, message_pb2.Payload] | None = None,
+) -> Command:
+    """A ContinueAsNewWorkflowExecution command: the run ends CONTINUED_AS_NEW and a new run starts
+    (fields left unset are inherited from the closing run; ``memo=None`` inherits the memo)."""
+    attrs = command_pb2.ContinueAsNewWorkflowExecutionCommandAttributes(
+        workflow_type=workflow_type or "",
+        task_queue=task_queue or "",
+        input=payloads,
+        workflow_run_timeout=duration_to_proto(run_timeout),
+        workflow_task_timeout=duration_to_proto(task_timeout),
+        inherit_memo=memo is None,
+    )
+    for key, value in (memo or {}).items():
+        attrs.memo[key].CopyFrom(value)
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+        continue_as_new_workflow_execution_command_attributes=attrs,
+    )
+
+
 # -- matching ----------------------------------------------------------------------------------------
 
 
@@ -164,6 +204,11 @@ def matches(command: Command, event: HistoryEvent) -> bool:
         return command.start_timer_command_attributes.timer_id == event.timer_started_event_attributes.timer_id
     if kind == command_pb2.COMMAND_TYPE_CANCEL_TIMER:
         return command.cancel_timer_command_attributes.timer_id == event.timer_canceled_event_attributes.timer_id
+    if kind == command_pb2.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+        return (
+            command.request_cancel_activity_task_command_attributes.scheduled_event_id
+            == event.activity_task_cancel_requested_event_attributes.scheduled_event_id
+        )
     if kind == command_pb2.COMMAND_TYPE_RECORD_MARKER:
         return (
             command.record_marker_command_attributes.marker_name == event.marker_recorded_event_attributes.marker_name
@@ -184,6 +229,9 @@ def describe_command(command: Command) -> str:
         return f"{name} timer (id {command.start_timer_command_attributes.timer_id})"
     if kind == command_pb2.COMMAND_TYPE_CANCEL_TIMER:
         return f"{name} timer (id {command.cancel_timer_command_attributes.timer_id})"
+    if kind == command_pb2.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+        scheduled = command.request_cancel_activity_task_command_attributes.scheduled_event_id
+        return f"{name} (activity scheduled at event {scheduled})"
     if kind == command_pb2.COMMAND_TYPE_RECORD_MARKER:
         return f"{name} {command.record_marker_command_attributes.marker_name!r}"
     return name
@@ -200,6 +248,9 @@ def describe_event(event: HistoryEvent) -> str:
         return f"{name} timer (id {event.timer_started_event_attributes.timer_id})"
     if kind == history_pb2.EVENT_TYPE_TIMER_CANCELED:
         return f"{name} timer (id {event.timer_canceled_event_attributes.timer_id})"
+    if kind == history_pb2.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
+        scheduled = event.activity_task_cancel_requested_event_attributes.scheduled_event_id
+        return f"{name} (activity scheduled at event {scheduled})"
     if kind == history_pb2.EVENT_TYPE_MARKER_RECORDED:
         return f"{name} {event.marker_recorded_event_attributes.marker_name!r}"
     return name

@@ -23,7 +23,7 @@ from rayflow.common import timestamp_from_proto
 from rayflow.converter import DataConverter
 from rayflow.exceptions import NondeterminismError, PayloadError
 from rayflow.proto.rayflow.v1 import command_pb2, history_pb2
-from rayflow.worker.replay import commands, jobs
+from rayflow.worker.replay import commands, jobs, patches
 from rayflow.worker.replay.runtime import PendingCommand, WorkflowRuntimeImpl
 
 __all__ = ["ActivationResult", "WorkflowInstance"]
@@ -132,6 +132,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
                         live = self._activate(event, replaying=False)
                         self._answered_task = True
                     elif following.event_type == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                        self._replayed_patches = patches.recorded_patch_ids(events[index + 1 :])
                         self._activate(event, replaying=True)
                     # else it failed or timed out: its jobs stay pending for the next task
                 elif kind == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
@@ -194,19 +195,30 @@ class WorkflowInstance(WorkflowRuntimeImpl):
             )
 
     def _match(self, event: HistoryEvent) -> None:
+        if self._skips_patch_marker(event):
+            return
         if not self._unmatched:
             raise self._nondeterminism(
                 f"history has {commands.describe_event(event)} at event {event.event_id} but the workflow code "
                 f"issued no command for it"
             )
         pending = self._unmatched.popleft()
-        if not commands.matches(pending.command, event):
+        if not commands.matches(pending.command, event) or patches.command_patch(
+            pending.command
+        ) != patches.event_patch(event):
             raise self._nondeterminism(
                 f"history has {commands.describe_event(event)} at event {event.event_id} but the workflow code "
                 f"issued {commands.describe_command(pending.command)}"
             )
         if pending.on_recorded is not None:
             pending.on_recorded(event)
+
+    def _skips_patch_marker(self, event: HistoryEvent) -> bool:
+        """A patch marker the code did not record again (it deprecated or dropped the patch) is skipped."""
+        patch_id = patches.event_patch(event)
+        if patch_id is None:
+            return False
+        return not any(patches.command_patch(pending.command) == patch_id for pending in self._unmatched)
 
     def _check_all_recorded(self, started: HistoryEvent) -> None:
         if self._unmatched:
@@ -222,6 +234,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         self._now = timestamp_from_proto(started.event_time) or self._now
         self._replaying = replaying
         self._last_started_event_id = started.event_id
+        self._history_length = started.event_id
         pending_jobs, self._pending_jobs = self._pending_jobs, []
         self._activation_commands = []
         try:

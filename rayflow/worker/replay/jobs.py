@@ -13,7 +13,13 @@ from rayflow.converter import DataConverter
 from rayflow.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
 from rayflow.proto.rayflow.v1 import history_pb2, message_pb2
 
-__all__ = ["ACTIVITY_RESOLUTION_TYPES", "JOB_EVENT_TYPES", "activity_error", "scheduled_event_id"]
+__all__ = [
+    "ACTIVITY_RESOLUTION_TYPES",
+    "JOB_EVENT_TYPES",
+    "activity_cancelled_error",
+    "activity_error",
+    "scheduled_event_id",
+]
 
 #: Events that end an activity; each refers to its ACTIVITY_TASK_SCHEDULED by ``scheduled_event_id``.
 ACTIVITY_RESOLUTION_TYPES = frozenset(
@@ -100,4 +106,22 @@ def activity_error(
     else:
         cause = ApplicationError("Activity failed (no failure recorded)")
     error.__cause__ = cause
+    return error
+
+
+def activity_cancelled_error(*, scheduled_event_id: int, activity_type: str, activity_id: str) -> ActivityError:
+    """The ``ActivityError`` (cause ``CancelledError``) a cancelled handle raises before the activity ended.
+
+    TRY_CANCEL and ABANDON resolve the handle as soon as the workflow cancels it, as Temporal does.
+    """
+    error = ActivityError(
+        "Activity cancelled",
+        scheduled_event_id=scheduled_event_id,
+        started_event_id=0,
+        identity="",
+        activity_type=activity_type,
+        activity_id=activity_id,
+        retry_state=RetryState(message_pb2.RETRY_STATE_CANCEL_REQUESTED),
+    )
+    error.__cause__ = CancelledError("Activity cancelled")
     return error

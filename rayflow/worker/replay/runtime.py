@@ -22,11 +22,11 @@ from typing import Any
 
 from rayflow import workflow
 from rayflow._runtime import ActivityRequest, WorkflowRuntime
-from rayflow.common import timestamp_from_proto
+from rayflow.common import ActivityCancellationType, timestamp_from_proto
 from rayflow.converter import DataConverter
 from rayflow.exceptions import ActivityError, CancelledError, NondeterminismError, PayloadError
 from rayflow.proto.rayflow.v1 import command_pb2, history_pb2
-from rayflow.worker.replay import commands, jobs
+from rayflow.worker.replay import commands, jobs, patches
 from rayflow.worker.replay.loop import DeterministicEventLoop, WorkflowTimer
 
 __all__ = ["PendingCommand", "WorkflowRuntimeImpl"]
@@ -85,8 +85,11 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         self._cancel_requested = False
         self._run_task: asyncio.Task[Any] | None = None
         self._completed = False
+        self._history_length = 0  # events up to the current task's WORKFLOW_TASK_STARTED
         self._task_failure: BaseException | None = None
         self._task_failure_cause = history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED
+        self._patches: dict[str, bool] = {}  # workflow.patched() answers, by patch id, for the whole run
+        self._replayed_patches: set[str] = set()  # patch markers the task being replayed recorded
 
     # -- task failures -------------------------------------------------------------------------------
 
@@ -96,7 +99,8 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             f"Workflow {info.workflow_type!r} (workflow id {info.workflow_id!r}, run id {info.run_id!r}) is "
             f"nondeterministic: {detail}. On replay workflow code must issue the same commands in the same order: "
             f"base decisions on inputs and results only, and use workflow.now()/random()/uuid4() rather than the "
-            f"clock, random or uuid; to change the code of running workflows, give the new code a new workflow type"
+            f"clock, random or uuid; to change the code of running workflows, guard the change with "
+            f"workflow.patched() or give the new code a new workflow type"
         )
 
     def _record_task_failure(self, error: BaseException) -> None:
@@ -136,6 +140,8 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             execution_timeout=_duration(attrs, "workflow_execution_timeout"),
             run_timeout=_duration(attrs, "workflow_run_timeout"),
             task_timeout=_duration(attrs, "workflow_task_timeout"),
+            continued_run_id=attrs.continued_execution_run_id or None,
+            memo={key: self._converter.payload_converter.from_payload(value) for key, value in attrs.memo.items()},
         )
         args = self._converter.from_payloads(attrs.input)
         # The object exists before the run starts, so signals delivered with the start find their handlers.
@@ -166,7 +172,9 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             raise err
         if in_handler and isinstance(err, asyncio.CancelledError):
             return  # a handler task cancelled by the code: not the workflow's business
-        if self._cancel_requested and _is_cancellation(err):
+        if isinstance(err, workflow.ContinueAsNewError):
+            self._continue_as_new(err)
+        elif self._cancel_requested and _is_cancellation(err):
             self._cancel_workflow()
         elif isinstance(err, asyncio.CancelledError):
             self._fail_workflow(CancelledError("Workflow run was cancelled"))
@@ -238,6 +246,23 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             )
             return
         self._add_command(commands.complete_workflow(payloads))
+        self._completed = True
+
+    def _continue_as_new(self, request: workflow.ContinueAsNewError) -> None:
+        if self._stopped():
+            return
+        what = f"Workflow {self._info.workflow_type}: continue_as_new"
+        try:
+            payloads = self._converter.to_payloads(list(request.input_args))
+            memo = (None if request.memo is None
+                    else {key: self._converter.payload_converter.to_payload(value) for key, value in request.memo.items()})
+        except PayloadError as err:
+            self._record_task_failure(PayloadError(f"{what}: cannot encode its arguments or memo: {err}"))
+            return
+        self._add_command(commands.continue_as_new(
+            payloads, workflow_type=request.workflow_type, task_queue=request.task_queue,
+            run_timeout=request.run_timeout, task_timeout=request.task_timeout, memo=memo,
+        ))
         self._completed = True
 
     def _fail_workflow(self, error: BaseException) -> None:
@@ -363,9 +388,49 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         except PayloadError as err:
             self._record_task_failure(err)
             raise
-        handle = workflow.ActivityHandle(loop=self, activity_id=activity_id, activity_type=request.activity_type)
-        self._add_command(command, on_recorded=lambda event: self._activities.__setitem__(event.event_id, handle))
+        handle = workflow.ActivityHandle(
+            loop=self,
+            activity_id=activity_id,
+            activity_type=request.activity_type,
+            cancellation_type=request.cancellation_type,
+        )
+        scheduled: list[int] = []  # its ACTIVITY_TASK_SCHEDULED event id, once recorded
+
+        def recorded(event: HistoryEvent) -> None:
+            scheduled.append(event.event_id)
+            self._activities[event.event_id] = handle
+
+        pending = self._add_command(command, on_recorded=recorded)
+        handle._on_cancel = lambda h: self._cancel_activity(h, pending, scheduled[0] if scheduled else 0)
         return handle
+
+    def _cancel_activity(
+        self, handle: workflow.ActivityHandle, schedule: PendingCommand | None, scheduled_event_id: int
+    ) -> None:
+        """The code cancelled an activity handle (directly, or by cancelling the task awaiting it).
+
+        Not yet sent: the ScheduleActivityTask is dropped. ABANDON: no command. Else a
+        RequestCancelActivityTask; TRY_CANCEL resolves the handle at once, WAIT_CANCELLATION_COMPLETED
+        when the activity's outcome (ACTIVITY_TASK_CANCELED, COMPLETED, FAILED, TIMED_OUT) arrives.
+        """
+        if self._loop_closed or handle.done():
+            return
+        cancellation_type = handle.cancellation_type
+        if schedule is not None and self._activation_commands is not None and any(
+            p is schedule for p in self._activation_commands
+        ):
+            schedule.dropped = True  # never sent: no ScheduleActivityTask, no RequestCancelActivityTask
+        elif scheduled_event_id and cancellation_type != ActivityCancellationType.ABANDON:
+            self._add_command(commands.request_cancel_activity(scheduled_event_id))
+            if cancellation_type == ActivityCancellationType.WAIT_CANCELLATION_COMPLETED:
+                return
+        handle.set_exception(
+            jobs.activity_cancelled_error(
+                scheduled_event_id=scheduled_event_id,
+                activity_type=handle.activity_type,
+                activity_id=handle.activity_id,
+            )
+        )
 
     async def workflow_sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -392,8 +457,21 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
                 break
             self._deliver_signal(event)
 
+    def workflow_history_length(self) -> int:
+        return self._history_length
+
     def workflow_fail_task(self, error: BaseException) -> None:
         self._record_task_failure(error)
+
+    def workflow_patch(self, patch_id: str, *, deprecated: bool) -> bool:
+        answer = self._patches.get(patch_id)
+        if answer is None:
+            # Live: take the new code and record it. Replaying: the new code ran iff this task recorded it.
+            answer = not self._replaying or patch_id in self._replayed_patches
+            self._patches[patch_id] = answer
+            if answer:
+                self._add_command(patches.patch_marker(patch_id, deprecated=deprecated))
+        return answer or deprecated
 
 
 def _is_cancellation(err: BaseException) -> bool:

@@ -420,3 +420,13 @@ class RecordActivityTaskHeartbeatResponse(_message.Message):
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     cancel_requested: bool
     def __init__(self, cancel_requested: _Optional[bool] = ...) -> None: ...
+
+class RespondActivityTaskCanceledRequest(_message.Message):
+    __slots__ = ("task_token", "details", "identity")
+    TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    task_token: bytes
+    details: _message_pb2.Payloads
+    identity: str
+    def __init__(self, task_token: _Optional[bytes] = ..., details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
