@@ -417,6 +417,35 @@ class WorkflowHandle:
         )
         await client._history.signal_workflow(request)
 
+    async def query(self, query: Callable[..., Any] | str, *args: Any,
+                    rpc_timeout: timedelta = timedelta(seconds=10)) -> Any:
+        """Ask the run a question: a worker calls its ``@workflow.query`` handler and returns the result.
+
+        The answer comes from the workflow's state after its last completed workflow task (from the
+        worker's cache, or by replaying the history); nothing is recorded and the state does not change.
+        Closed runs can be queried too.
+
+        Args:
+            query: the ``@workflow.query`` method (e.g. ``MyWorkflow.my_query``) or the query name.
+            args: the handler's arguments.
+            rpc_timeout: how long to wait for a worker's answer.
+
+        Raises:
+            WorkflowQueryFailedError: no handler of that name, the handler raised, or no worker answered
+                within ``rpc_timeout`` (e.g. no worker polls the workflow's task queue).
+            WorkflowNotFoundError: no such workflow.
+        """
+        client = self._client
+        request = request_response_pb2.QueryWorkflowRequest(
+            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
+            query_type=workflow._query_name(query),
+            query_args=client.data_converter.to_payloads(list(args)),
+            timeout_s=max(rpc_timeout.total_seconds(), 0.001),
+        )
+        response = await client._history.query_workflow(request)
+        values = client.data_converter.from_payloads(response.query_result)
+        return values[0] if values else None
+
     async def cancel(self) -> None:
         """Ask the run to cancel: its code gets ``asyncio.CancelledError`` at its current ``await``.
 

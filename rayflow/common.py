@@ -21,7 +21,19 @@ __all__ = [
     "WorkflowIDReusePolicy",
     "WorkflowIDConflictPolicy",
     "ActivityCancellationType",
+    "ParentClosePolicy",
 ]
+
+
+class ParentClosePolicy(enum.IntEnum):
+    """What happens to a running child workflow when its parent closes (Temporal's values).
+
+    TERMINATE (default): the child is terminated. ABANDON: it runs on. REQUEST_CANCEL: it is asked to cancel.
+    """
+
+    TERMINATE = 1
+    ABANDON = 2
+    REQUEST_CANCEL = 3
 
 
 class ActivityCancellationType(enum.IntEnum):

@@ -22,6 +22,7 @@ from rayflow.exceptions import (
     ActivityError,
     ApplicationError,
     CancelledError,
+    ChildWorkflowError,
     FailureError,
     PayloadError,
     ServerError,
@@ -185,6 +186,13 @@ class DataConverter:
             info.activity_type = error.activity_type
             info.activity_id = error.activity_id
             info.retry_state = int(error.retry_state or 0)
+        elif isinstance(error, ChildWorkflowError):
+            child = failure.child_workflow_execution_failure_info
+            child.SetInParent()
+            child.namespace, child.workflow_id, child.run_id = error.namespace, error.workflow_id, error.run_id
+            child.workflow_type = error.workflow_type
+            child.initiated_event_id, child.started_event_id = error.initiated_event_id, error.started_event_id
+            child.retry_state = int(error.retry_state or 0)
         else:
             failure.application_failure_info.SetInParent()
             failure.application_failure_info.type = type(error).__name__
@@ -219,6 +227,14 @@ class DataConverter:
                 activity_type=info.activity_type,
                 activity_id=info.activity_id,
                 retry_state=RetryState(info.retry_state) if info.retry_state else None,
+            )
+        elif kind == "child_workflow_execution_failure_info":
+            child = failure.child_workflow_execution_failure_info
+            error = ChildWorkflowError(
+                failure.message, namespace=child.namespace, workflow_id=child.workflow_id, run_id=child.run_id,
+                workflow_type=child.workflow_type, initiated_event_id=child.initiated_event_id,
+                started_event_id=child.started_event_id,
+                retry_state=RetryState(child.retry_state) if child.retry_state else None,
             )
         else:
             info = failure.application_failure_info

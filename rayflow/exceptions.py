@@ -18,6 +18,7 @@ __all__ = [
     "FailureError",
     "ApplicationError",
     "ActivityError",
+    "ChildWorkflowError",
     "SessionFailedError",
     "CancelledError",
     "TerminatedError",
@@ -26,6 +27,7 @@ __all__ = [
     "WorkflowFailureError",
     "WorkflowAlreadyStartedError",
     "WorkflowNotFoundError",
+    "WorkflowQueryFailedError",
     "NondeterminismError",
     "PayloadError",
     "ServiceUnavailableError",
@@ -154,6 +156,32 @@ class ActivityError(FailureError):
         self.retry_state = retry_state
 
 
+class ChildWorkflowError(FailureError):
+    """A child workflow did not complete; ``cause`` says how it ended (``ApplicationError``,
+    ``CancelledError``, ``TerminatedError``, ``TimeoutError``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        namespace: str,
+        workflow_id: str,
+        run_id: str,
+        workflow_type: str,
+        initiated_event_id: int,
+        started_event_id: int,
+        retry_state: RetryState | None,
+    ) -> None:
+        super().__init__(message)
+        self.namespace = namespace
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.workflow_type = workflow_type
+        self.initiated_event_id = initiated_event_id
+        self.started_event_id = started_event_id
+        self.retry_state = retry_state
+
+
 class SessionFailedError(FailureError):
     """A worker session (``workflow.session()``) failed: its replica is gone, or none could open it in time.
 
@@ -201,6 +229,10 @@ class WorkflowAlreadyStartedError(RayflowError):
 
 class WorkflowNotFoundError(RayflowError):
     """No workflow execution with this id (and run id) exists in the namespace."""
+
+
+class WorkflowQueryFailedError(RayflowError):
+    """A query was not answered: no handler of that name, its handler raised, or no worker answered in time."""
 
 
 class NondeterminismError(RayflowError):

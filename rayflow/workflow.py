@@ -29,12 +29,14 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar, overload
 
 from rayflow import _runtime
+from rayflow._child_workflow import ChildWorkflowHandle, execute_child_workflow, start_child_workflow
 from rayflow._session import Session
 from rayflow.common import ActivityCancellationType, RetryPolicy
 from rayflow.exceptions import NondeterminismError
 
 __all__ = [
     "ActivityHandle",
+    "ChildWorkflowHandle",
     "ContinueAsNewError",
     "Info",
     "NondeterminismError",
@@ -42,6 +44,7 @@ __all__ = [
     "defn",
     "deprecate_patch",
     "execute_activity",
+    "execute_child_workflow",
     "get_definition",
     "info",
     "now",
@@ -50,10 +53,12 @@ __all__ = [
     "run",
     "Session",
     "session",
+    "query",
     "set_signal_handler",
     "signal",
     "sleep",
     "start_activity",
+    "start_child_workflow",
     "time",
     "unsafe",
     "uuid4",
@@ -66,6 +71,7 @@ CallableType = TypeVar("CallableType", bound=Callable[..., Any])
 _DEFINITION_ATTR = "__rayflow_workflow_definition__"
 _RUN_ATTR = "__rayflow_workflow_run__"
 _SIGNAL_ATTR = "__rayflow_workflow_signal__"
+_QUERY_ATTR = "__rayflow_workflow_query__"
 _ACTIVITY_DEFINITION_ATTR = "__rayflow_activity_definition__"
 _NO_ARG: Any = object()
 
@@ -88,6 +94,8 @@ class _Definition:
     cls: type
     run_method_name: str
     signals: dict[str | None, str] = field(default_factory=dict, compare=False)
+    #: query name to the name of its ``@workflow.query`` method.
+    queries: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def run_fn(self) -> Callable[..., Any]:
@@ -142,7 +150,19 @@ def defn(cls: ClassType | None = None, *, name: str | None = None) -> Any:
                     f"{attr})"
                 )
             signals[signal_defn.name] = attr
-        definition = _Definition(name=type_name, cls=cls, run_method_name=run_names[0], signals=signals)
+        queries: dict[str, str] = {}
+        for attr in dir(cls):
+            query_name = getattr(inspect.getattr_static(cls, attr, None), _QUERY_ATTR, None)
+            if not isinstance(query_name, str):
+                continue
+            if query_name in queries:
+                raise ValueError(
+                    f"Workflow class {cls.__qualname__}: query {query_name!r} has two handlers ({queries[query_name]} "
+                    f"and {attr})"
+                )
+            queries[query_name] = attr
+        definition = _Definition(name=type_name, cls=cls, run_method_name=run_names[0], signals=signals,
+                                 queries=queries)
         setattr(cls, _DEFINITION_ATTR, definition)
         run_fn = vars(cls).get(run_names[0])
         if run_fn is not None:
@@ -241,6 +261,60 @@ def _signal_name(signal_or_name: Any) -> str:
             f"{signal_or_name.__qualname__} is the dynamic signal handler: pass the name of the signal to send"
         )
     return signal_defn.name
+
+
+@overload
+def query(fn: CallableType) -> CallableType: ...
+
+
+@overload
+def query(*, name: str | None = None) -> Callable[[CallableType], CallableType]: ...
+
+
+def query(fn: CallableType | None = None, *, name: str | None = None) -> Any:
+    """Mark a plain (not ``async``) workflow method as the handler of a query (``handle.query(MyWorkflow.q)``).
+
+    Use as ``@workflow.query`` or ``@workflow.query(name="other")``. A worker answers a query from the
+    workflow's state after its last completed workflow task; the handler must only read that state: it
+    cannot await, start activities or timers, and nothing it does is recorded in history.
+
+    Args:
+        fn: the method (when used without parentheses).
+        name: the query name (default: the method name).
+    """
+
+    def decorate(fn: CallableType) -> CallableType:
+        if not callable(fn):
+            raise TypeError(f"@workflow.query decorates a method, got {fn!r}")
+        if inspect.iscoroutinefunction(fn):
+            raise ValueError(
+                f"@workflow.query method {fn.__qualname__} must not be `async def`: a query handler only reads "
+                f"workflow state and cannot await"
+            )
+        query_name = fn.__name__ if name is None else name
+        if not isinstance(query_name, str) or not query_name:
+            raise ValueError(f"@workflow.query on {fn.__qualname__}: name must be a non-empty string, got {name!r}")
+        setattr(fn, _QUERY_ATTR, query_name)
+        return fn
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def _query_name(query_or_name: Any) -> str:
+    """The query name of a ``@workflow.query`` method, or the name itself (clients use it)."""
+    if isinstance(query_or_name, str):
+        if not query_or_name:
+            raise ValueError("query name must not be empty")
+        return query_or_name
+    query_name = getattr(getattr(query_or_name, "__func__", query_or_name), _QUERY_ATTR, None)
+    if not isinstance(query_name, str):
+        raise TypeError(
+            f"{getattr(query_or_name, '__qualname__', query_or_name)!r} is not a query: pass a method decorated "
+            f"@workflow.query (e.g. MyWorkflow.my_query) or the query name"
+        )
+    return query_name
 
 
 def set_signal_handler(name: str, handler: Callable[..., Any] | None) -> None:

@@ -12,9 +12,9 @@ import pytest
 PUBLIC = {
     "rayflow": ["activity", "workflow"],
     "rayflow.workflow": [
-        "ActivityHandle", "ContinueAsNewError", "Info", "NondeterminismError", "continue_as_new", "defn",
-        "deprecate_patch", "execute_activity",
-        "get_definition", "info", "now", "patched", "random", "run", "Session", "session", "set_signal_handler",
+        "ActivityHandle", "ChildWorkflowHandle", "ContinueAsNewError", "Info", "NondeterminismError", "continue_as_new",
+        "defn", "deprecate_patch", "execute_activity", "execute_child_workflow", "start_child_workflow",
+        "get_definition", "info", "now", "patched", "random", "run", "Session", "session", "query", "set_signal_handler",
         "signal", "sleep", "start_activity",
         "time", "unsafe", "uuid4", "wait_condition",
     ],
@@ -27,14 +27,15 @@ PUBLIC = {
     "rayflow.worker": ["ReplayResult", "Replayer", "Worker"],
     "rayflow.testing": ["WorkflowEnvironment"],
     "rayflow.common": [
-        "ActivityCancellationType", "EventType", "PendingActivityState", "RetryPolicy", "RetryState", "TimeoutType", "WorkflowExecutionStatus",
+        "ActivityCancellationType", "EventType", "ParentClosePolicy", "PendingActivityState", "RetryPolicy", "RetryState", "TimeoutType", "WorkflowExecutionStatus",
         "WorkflowIDConflictPolicy", "WorkflowIDReusePolicy",
     ],
     "rayflow.exceptions": [
-        "ActivityError", "ApplicationError", "CancelledError", "FailureError", "NondeterminismError", "PayloadError",
+        "ActivityError", "ApplicationError", "CancelledError", "ChildWorkflowError", "FailureError", "NondeterminismError", "PayloadError",
         "RayflowError", "ServerError", "ServiceUnavailableError", "SessionFailedError", "TerminatedError",
         "TimeoutError",
         "WorkerPlacementError", "WorkflowAlreadyStartedError", "WorkflowFailureError", "WorkflowNotFoundError",
+        "WorkflowQueryFailedError",
     ],
     "rayflow.converter": [
         "DataConverter", "DefaultPayloadConverter", "ENCODING_BINARY", "ENCODING_CLOUDPICKLE", "ENCODING_JSON",

@@ -29,6 +29,7 @@ from rayflow.service.errors import TaskNotFoundError
 from rayflow.service.history.client import HistoryClient
 from rayflow.service.matching.client import MatchingClient
 from rayflow.worker.activity_runner import ActivityRunner
+from rayflow.worker.queries import answer_query
 from rayflow.worker.replay import WorkflowInstance
 from rayflow.worker.sessions import SESSION_CREATE_ACTIVITY, SessionHost
 from rayflow.worker.workflow_cache import WorkflowCache
@@ -236,6 +237,12 @@ class WorkerReplica:
     # -- workflow tasks -----------------------------------------------------------------------
     async def _workflow_task(self, data: bytes) -> None:
         task = RR.PollWorkflowTaskQueueResponse.FromString(data)
+        if task.HasField("query"):  # read only: answered from the cache or a throwaway replay
+            await self._history.respond_query_task_completed(await answer_query(
+                task, cache=self._cache, executor=self._workflow_thread, workflows=self._workflows,
+                converter=self._converter, identity=self._identity,
+            ))
+            return
         run_id = task.workflow_execution.run_id
         events = list(task.history.events)
         loop = asyncio.get_running_loop()

@@ -110,6 +110,18 @@ class HistoryClient:
         shard = self.shard_for(request.namespace, request.workflow_id)
         return await call(shard.request_cancel_workflow.remote(request.SerializeToString()), "cancel workflow")
 
+    # -- queries ------------------------------------------------------------------------------
+    async def query_workflow(
+        self, request: request_response_pb2.QueryWorkflowRequest
+    ) -> request_response_pb2.QueryWorkflowResponse:
+        shard = self.shard_for(request.namespace, request.workflow_id)
+        data = await call(shard.query_workflow.remote(request.SerializeToString()), "query workflow")
+        return request_response_pb2.QueryWorkflowResponse.FromString(data)
+
+    async def respond_query_task_completed(self, request: request_response_pb2.RespondQueryTaskCompletedRequest) -> None:
+        shard = self.shard_for(request.namespace, request.workflow_id)
+        await call(shard.respond_query_task_completed.remote(request.SerializeToString()), "answer a query")
+
     # -- matching -----------------------------------------------------------------------------
     async def record_task_started(
         self, task: internal_pb2.MatchingTask, identity: str, request_id: str

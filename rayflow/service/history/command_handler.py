@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from rayflow.proto.rayflow.v1 import command_pb2, history_pb2, request_response_pb2
+from rayflow.service.history import children
 from rayflow.service.history.mutable_state import ET, StateBuilder
 
 CT = command_pb2
@@ -94,6 +95,14 @@ def apply_commands(
             builder.continue_as_new(
                 command.continue_as_new_workflow_execution_command_attributes, completed_event_id, identity
             )
+        elif kind == CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+            attrs = command.start_child_workflow_execution_command_attributes
+            if not attrs.workflow_id or not attrs.workflow_type:
+                raise BadCommandError(
+                    history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+                    "StartChildWorkflowExecution: workflow_id and workflow_type are required",
+                )
+            children.initiate(builder, attrs, completed_event_id, identity)
         else:
             raise BadCommandError(
                 history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,

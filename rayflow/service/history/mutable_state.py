@@ -138,6 +138,11 @@ class StateBuilder:
         info.first_execution_run_id = run_id
         info.request_id = request.request_id
         info.next_event_id = 1
+        if request.parent_workflow_id:  # started as a child workflow
+            info.parent_namespace = request.parent_namespace
+            info.parent_workflow_id = request.parent_workflow_id
+            info.parent_run_id = request.parent_run_id
+            info.parent_initiated_event_id = request.parent_initiated_event_id
         if request.HasField("workflow_task_timeout") and request.workflow_task_timeout.ToTimedelta() > timedelta(0):
             info.task_timeout.CopyFrom(request.workflow_task_timeout)
         else:
@@ -204,6 +209,8 @@ class StateBuilder:
         new_info = successor.info
         started = successor.new_events[0].workflow_execution_started_event_attributes
         new_info.first_execution_run_id = info.first_execution_run_id or info.run_id
+        for name in ("parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id"):
+            setattr(new_info, name, getattr(info, name))  # a child's successor stays its parent's child
         started.first_execution_run_id = new_info.first_execution_run_id
         started.original_execution_run_id = new_info.run_id
         started.continued_execution_run_id = info.run_id

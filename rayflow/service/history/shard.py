@@ -19,14 +19,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from rayflow import constants
-from rayflow.exceptions import WorkflowNotFoundError
+from rayflow.exceptions import WorkflowNotFoundError, WorkflowQueryFailedError
 from rayflow.persistence import ExecutionWrite, ShardOwnershipLostError, open_store
 from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2, message_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig, is_sticky_queue
 from rayflow.service.errors import TaskNotFoundError
-from rayflow.service.history import _wire, id_policy, listing, timeouts
+from rayflow.service.history import _wire, children, id_policy, listing, timeouts
+from rayflow.service.history.client import HistoryClient
 from rayflow.service.history.command_handler import BadCommandError, apply_commands
 from rayflow.service.history.mutable_state import RUNNING, StateBuilder, pending_tasks
+from rayflow.service.history.queries import STICKY_FALLBACK_S as _QUERY_STICKY_FALLBACK_S
+from rayflow.service.history.queries import PendingQueries, query_timeout, timeout_message
 from rayflow.service.history.timer_queue import TimerQueue
 from rayflow.service.matching.client import MatchingClient
 
@@ -74,10 +77,13 @@ class HistoryShard:
         self._current: dict[tuple[str, str], str] = {}
         self._locks: dict[tuple[str, str], _Lock] = {}
         self._close_waiters: dict[Key, list[asyncio.Future[bytes]]] = {}
+        self._queries = PendingQueries()  # in memory only: a query is never persisted
         self._matching = MatchingClient(config)
         self._sticky_timeout = constants.DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT
         self._timers = TimerQueue(self._on_timer)
         self._background: set[asyncio.Task[Any]] = set()
+        self._history = HistoryClient(config)  # other shards: child workflows and their parents
+        self._child_work_inflight: set[tuple] = set()
         self._started = asyncio.get_running_loop().create_task(self._start())
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -93,6 +99,7 @@ class HistoryShard:
             self._register_timers(key, state)
             for task in pending_tasks(state, now):
                 self._dispatch(key, execution, task)
+            self._child_work(key, state)
         self._timers.start()
         self._spawn(self._redispatch_loop())
         logger.info("history shard %d ready: range %d, %d open executions", self._index, self._range_id,
@@ -254,6 +261,8 @@ class HistoryShard:
         await self._started
         task = internal_pb2.MatchingTask.FromString(task_bytes)
         key = (task.namespace, task.workflow_id, task.run_id)
+        if task.query_id:
+            return await self._query_task_started(key, task)
         if task.task_queue_type == RR.TASK_QUEUE_TYPE_WORKFLOW:
             return await self._record_workflow_task_started(key, task, identity, request_id)
         return await self._record_activity_task_started(key, task, identity, request_id)
@@ -504,6 +513,83 @@ class HistoryShard:
         await self._transact(self._token_key(token), heartbeat, missing_ok=False)
         return RR.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel_requested).SerializeToString()
 
+    # -- queries (read only: nothing is recorded) -------------------------------------------------
+    async def query_workflow(self, request_bytes: bytes) -> bytes:
+        """Have a worker answer a query from the run's state; the serialized QueryWorkflowResponse."""
+        await self._started
+        request = RR.QueryWorkflowRequest.FromString(request_bytes)
+        if not request.query_type:
+            raise ValueError("query_workflow: query_type is required")
+        key = await self._resolve(request.namespace, request.workflow_id, request.run_id)
+        timeout = query_timeout(request)
+        deadline = time.monotonic() + timeout
+        info = (await self._load(key)).state.execution_info
+        while info.status == RUNNING and not info.previous_started_event_id and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the workflow object exists once its first workflow task completed
+            info = (await self._load(key)).state.execution_info
+        query_id, pending = self._queries.add(key, request.query_type, request.query_args)
+        task = internal_pb2.MatchingTask(namespace=key[0], workflow_id=key[1], run_id=key[2],
+                                         task_queue_type=RR.TASK_QUEUE_TYPE_WORKFLOW, task_queue=info.task_queue,
+                                         query_id=query_id)
+        task.create_time.FromDatetime(_now())
+        try:
+            if info.status == RUNNING and info.sticky_task_queue:  # the worker that caches the run answers best
+                sticky = internal_pb2.MatchingTask()
+                sticky.CopyFrom(task)
+                sticky.task_queue = info.sticky_task_queue
+                self._spawn(self._add_task(sticky))
+                self._spawn(self._query_fallback(task))
+            else:
+                self._spawn(self._add_task(task))
+            remaining = max(deadline - time.monotonic(), 0.0)
+            result, failure = await asyncio.wait_for(asyncio.shield(pending.future), remaining)
+        except TimeoutError:
+            message = timeout_message(request, key[2], info.task_queue, timeout, pending.started)
+            raise WorkflowQueryFailedError(message) from None
+        finally:
+            self._queries.drop(query_id)
+        if failure is not None:
+            raise WorkflowQueryFailedError(failure.message)
+        return RR.QueryWorkflowResponse(query_result=result).SerializeToString()
+
+    async def _query_fallback(self, task: internal_pb2.MatchingTask) -> None:
+        """A query task its sticky worker did not take soon goes to the normal task queue too."""
+        await asyncio.sleep(_QUERY_STICKY_FALLBACK_S)
+        pending = self._queries.get(task.query_id)
+        if pending is not None and not pending.started:
+            await self._add_task(task)
+
+    async def _query_task_started(self, key: Key, task: internal_pb2.MatchingTask) -> bytes | None:
+        """A worker took a query task: the query and the run's history; None when the query is gone."""
+        pending = self._queries.start(task.query_id)
+        if pending is None:
+            return None
+        try:
+            info = (await self._load(key)).state.execution_info
+        except WorkflowNotFoundError:
+            self._queries.drop(task.query_id)
+            return None
+        events = await self._store.read_history(self._index, *key)
+        response = RR.PollWorkflowTaskQueueResponse(
+            workflow_type=info.workflow_type,
+            previous_started_event_id=info.previous_started_event_id,
+            task_queue=info.task_queue,
+            namespace=key[0],
+        )
+        response.workflow_execution.workflow_id = key[1]
+        response.workflow_execution.run_id = key[2]
+        response.query.query_id = task.query_id
+        response.query.query_type = pending.query_type
+        response.query.query_args.CopyFrom(pending.args)
+        return response.SerializeToString() + _wire.length_delimited(7, _wire.history_bytes(events))
+
+    async def respond_query_task_completed(self, request_bytes: bytes) -> None:
+        """A worker's answer to a query; ignored when the query already timed out."""
+        request = RR.RespondQueryTaskCompletedRequest.FromString(request_bytes)
+        failure = request.failure if request.HasField("failure") else None
+        result = request.query_result if failure is None else None
+        self._queries.resolve(request.query_id, result, failure)
+
     # -- signals and cancel requests ------------------------------------------------------------
     async def signal_workflow(self, request_bytes: bytes) -> str:
         """Add a signal to a running run (the current one for an empty run id); returns its run id."""
@@ -547,6 +633,121 @@ class HistoryShard:
                 return await self._add_input(namespace, workflow_id, run_id, what, add)
             raise WorkflowNotFoundError(f"workflow {key[1]!r} run {key[2]!r} not found in namespace {key[0]!r}")
         return key[2]
+
+    # -- child workflows (see children.py) -----------------------------------------------------------
+    async def record_child_completed(self, namespace: str, workflow_id: str, run_id: str, initiated_event_id: int,
+                                     child_run_id: str, close_event_bytes: bytes) -> None:
+        """A child of this shard's run closed: record CHILD_WORKFLOW_EXECUTION_<outcome> (idempotent)."""
+        await self._started
+        close_event = history_pb2.HistoryEvent.FromString(close_event_bytes)
+        await self._transact((namespace, workflow_id, run_id), lambda builder: children.record_closed(
+            builder, initiated_event_id, child_run_id, close_event))
+
+    def _child_work(self, key: Key, state: internal_pb2.MutableState,
+                    close_event: history_pb2.HistoryEvent | None = None) -> None:
+        """After a commit (or on start): start unstarted children, notify the parent of a close, and apply
+        the parent close policy to the open children of a closed run."""
+        for child in children.unstarted(state):
+            self._spawn_child_work(("start", key, child.initiated_event_id), self._start_child(key, child))
+        if close_event is not None and children.needs_parent_notice(state):
+            self._spawn_child_work(("notify", key), self._notify_parent(key, state, close_event))
+        if close_event is not None:
+            for child in state.children.values():
+                if child.run_id and child.parent_close_policy != children.ABANDON:
+                    self._spawn_child_work(("close", key, child.initiated_event_id), self._close_child(key, child))
+
+    def _spawn_child_work(self, ident: tuple, coro: Any) -> None:
+        if ident in self._child_work_inflight:
+            coro.close()
+            return
+        self._child_work_inflight.add(ident)
+
+        async def run() -> None:
+            try:
+                delay = 0.2
+                while True:
+                    try:
+                        await coro_factory()
+                        return
+                    except Exception:
+                        logger.warning("child workflow step %s failed; retrying", ident[0], exc_info=True)
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 5.0)
+            finally:
+                self._child_work_inflight.discard(ident)
+
+        first = [coro]
+
+        def coro_factory() -> Any:  # the first attempt runs the given coroutine, retries rebuild it
+            return first.pop() if first else self._rebuild_child_work(ident)
+
+        self._spawn(run())
+
+    def _rebuild_child_work(self, ident: tuple) -> Any:
+        async def step() -> None:
+            key = ident[1]
+            execution = await self._load(key)
+            state = execution.state
+            if ident[0] == "start":
+                child = state.children.get(ident[2])
+                if child is not None and not child.run_id and state.execution_info.status == RUNNING:
+                    await self._start_child(key, child)
+            elif ident[0] == "notify":
+                if children.needs_parent_notice(state):
+                    info = state.execution_info
+                    events = await self._store.read_history(self._index, *key, first_event_id=info.close_event_id,
+                                                            last_event_id=info.close_event_id)
+                    await self._notify_parent(key, state, history_pb2.HistoryEvent.FromString(events[0]))
+            elif ident[0] == "close":
+                child = state.children.get(ident[2])
+                if child is not None:
+                    await self._close_child(key, child)
+        return step()
+
+    async def _start_child(self, key: Key, child: internal_pb2.ChildInfo) -> None:
+        from rayflow.exceptions import WorkflowAlreadyStartedError
+
+        request = RR.StartWorkflowExecutionRequest()
+        request.CopyFrom(child.request)
+        initiated = child.initiated_event_id
+        try:
+            response = await self._history.start_workflow(request)
+        except WorkflowAlreadyStartedError:
+            await self._transact(key, lambda builder: children.record_start_failed(builder, initiated))
+            return
+        await self._transact(key, lambda builder: children.record_started(builder, initiated, response.run_id))
+
+    async def _notify_parent(self, key: Key, state: internal_pb2.MutableState,
+                             close_event: history_pb2.HistoryEvent) -> None:
+        info = state.execution_info
+        parent = self._history.shard_for(info.parent_namespace, info.parent_workflow_id)
+        from rayflow.service._ray_calls import call
+
+        await call(parent.record_child_completed.remote(
+            info.parent_namespace, info.parent_workflow_id, info.parent_run_id, info.parent_initiated_event_id,
+            key[2], close_event.SerializeToString()), "record child completed")
+
+        def notified(builder: StateBuilder) -> bool:
+            if builder.info.parent_notified:
+                return False
+            builder.info.parent_notified = True
+            return True
+
+        await self._transact(key, notified)
+
+    async def _close_child(self, key: Key, child: internal_pb2.ChildInfo) -> None:
+        """The parent closed: terminate the child or ask it to cancel (its close policy)."""
+        try:
+            if child.parent_close_policy == children.REQUEST_CANCEL:
+                await self._history.request_cancel_workflow(RR.RequestCancelWorkflowExecutionRequest(
+                    namespace=child.namespace, workflow_id=child.workflow_id, run_id=child.run_id,
+                    reason="parent closed", identity="rayflow-history"))
+            else:
+                await self._history.terminate_workflow(RR.TerminateWorkflowExecutionRequest(
+                    namespace=child.namespace, workflow_id=child.workflow_id, run_id=child.run_id,
+                    reason="parent closed", identity="rayflow-history"))
+        except WorkflowNotFoundError:
+            pass  # the child closed already
 
     # -- checks -------------------------------------------------------------------------------
     @staticmethod
@@ -695,10 +896,14 @@ class HistoryShard:
             for task in builder.tasks:
                 self._dispatch(key, execution, task)
             self._register_timers(key, builder.state)
+            self._child_work(key, builder.state)
         else:
             self._open.pop(key, None)
             self._current[key[:2]] = key[2]
-            close_event = next(e for e in builder.new_events if e.event_id == info.close_event_id)
+            close_event = next((e for e in builder.new_events if e.event_id == info.close_event_id), None)
+            if close_event is None:  # a later write to a closed run (e.g. its parent was notified)
+                return
+            self._child_work(key, builder.state, close_event)
             data = close_event.SerializeToString()
             for waiter in self._close_waiters.pop(key, []):
                 if not waiter.done():

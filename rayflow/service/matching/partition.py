@@ -45,7 +45,7 @@ DISPATCH_RATE_WINDOW_S = 30.0
 RATE_LIMIT_BURST_S = 0.1
 
 MatchingTask = internal_pb2.MatchingTask
-TaskKey = tuple[str, str, str, int, int, int]
+TaskKey = tuple[str, str, str, int, int, int, str]
 
 
 class PartitionKey(NamedTuple):
@@ -72,6 +72,7 @@ def task_key(task: MatchingTask) -> TaskKey:
         task.scheduled_event_id,
         task.attempt,
         int(task.task_queue_type),
+        task.query_id,  # each query task is its own dispatch
     )
 
 

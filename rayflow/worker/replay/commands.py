@@ -188,6 +188,22 @@ def continue_as_new(
     )
 
 
+def start_child_workflow(
+    *, workflow_id: str, workflow_type: str, task_queue: str, input: message_pb2.Payloads,
+    parent_close_policy: int, execution_timeout: timedelta | None = None, retry_policy: message_pb2.RetryPolicy | None = None,
+) -> Command:
+    """A StartChildWorkflowExecution command."""
+    attrs = command_pb2.StartChildWorkflowExecutionCommandAttributes(
+        workflow_id=workflow_id, workflow_type=workflow_type, task_queue=task_queue, input=input,
+        parent_close_policy=parent_close_policy, workflow_execution_timeout=duration_to_proto(execution_timeout),
+        retry_policy=retry_policy,
+    )
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
+        start_child_workflow_execution_command_attributes=attrs,
+    )
+
+
 # -- matching ----------------------------------------------------------------------------------------
 
 
@@ -213,6 +229,10 @@ def matches(command: Command, event: HistoryEvent) -> bool:
         return (
             command.record_marker_command_attributes.marker_name == event.marker_recorded_event_attributes.marker_name
         )
+    if kind == command_pb2.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+        cmd_child = command.start_child_workflow_execution_command_attributes
+        ev_child = event.start_child_workflow_execution_initiated_event_attributes
+        return cmd_child.workflow_id == ev_child.workflow_id and cmd_child.workflow_type == ev_child.workflow_type
     return True
 
 

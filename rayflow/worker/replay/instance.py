@@ -145,6 +145,16 @@ class WorkflowInstance(WorkflowRuntimeImpl):
             return ActivationResult(task_failure=self._task_failure, task_failure_cause=self._task_failure_cause)
         return ActivationResult(commands=[pending.command for pending in live])
 
+    def query(self, name: str, args: Sequence[Any] = ()) -> Any:
+        """Answer query ``name`` from the current state: its ``@workflow.query`` handler's result.
+
+        Nothing is issued or recorded. Raises ``WorkflowQueryFailedError`` for an unknown name or a
+        handler that raised.
+        """
+        from rayflow.worker.replay.queries import run_query
+
+        return run_query(self, name, args)
+
     def close(self) -> None:
         """Drop the workflow's coroutines quietly (on eviction); the instance cannot be used after."""
         if self._loop_closed:

@@ -31,8 +31,21 @@ ACTIVITY_RESOLUTION_TYPES = frozenset(
     }
 )
 
+#: Events about a child workflow; each refers to its START_CHILD_WORKFLOW_EXECUTION_INITIATED.
+CHILD_EVENT_TYPES = frozenset(
+    {
+        history_pb2.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED,
+        history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED,
+        history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
+        history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
+        history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED,
+        history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
+        history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED,
+    }
+)
+
 #: Events delivered to workflow code by the next workflow task, in event order.
-JOB_EVENT_TYPES = ACTIVITY_RESOLUTION_TYPES | {
+JOB_EVENT_TYPES = ACTIVITY_RESOLUTION_TYPES | CHILD_EVENT_TYPES | {
     history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
     history_pb2.EVENT_TYPE_TIMER_FIRED,
     history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
@@ -124,4 +137,39 @@ def activity_cancelled_error(*, scheduled_event_id: int, activity_type: str, act
         retry_state=RetryState(message_pb2.RETRY_STATE_CANCEL_REQUESTED),
     )
     error.__cause__ = CancelledError("Activity cancelled")
+    return error
+
+
+def child_initiated_event_id(event: history_pb2.HistoryEvent) -> int:
+    """The START_CHILD_WORKFLOW_EXECUTION_INITIATED event id a child event refers to."""
+    return getattr(event, event.WhichOneof("attributes")).initiated_event_id
+
+
+def child_error(event: history_pb2.HistoryEvent, *, data_converter: DataConverter):
+    """The ``ChildWorkflowError`` (with its cause) of a child that did not complete."""
+    from rayflow.exceptions import ChildWorkflowError, TerminatedError
+
+    kind = event.event_type
+    attrs = getattr(event, event.WhichOneof("attributes"))
+    if kind == history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+        message = "Child Workflow execution failed"
+        cause = data_converter.from_failure(attrs.failure) if attrs.HasField("failure") else ApplicationError(
+            "Child workflow failed (no failure recorded)")
+    elif kind == history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
+        message = "Child Workflow execution canceled"
+        cause = CancelledError("Child workflow cancelled", *data_converter.from_payloads(attrs.details))
+    elif kind == history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
+        message = "Child Workflow execution timed out"
+        cause = TimeoutError("Child workflow timed out", type=None)
+    else:
+        message = "Child Workflow execution terminated"
+        cause = TerminatedError("Child workflow terminated")
+    retry_state = getattr(attrs, "retry_state", 0)
+    error = ChildWorkflowError(
+        message, namespace=attrs.namespace, workflow_id=attrs.workflow_execution.workflow_id,
+        run_id=attrs.workflow_execution.run_id, workflow_type=attrs.workflow_type,
+        initiated_event_id=attrs.initiated_event_id, started_event_id=attrs.started_event_id,
+        retry_state=RetryState(retry_state) if retry_state else None,
+    )
+    error.__cause__ = cause
     return error

@@ -78,6 +78,7 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         self._timer_seq = 0
         self._activities: dict[int, workflow.ActivityHandle] = {}  # by ACTIVITY_TASK_SCHEDULED event id
         self._timers: dict[str, WorkflowTimer] = {}
+        self._children: dict[int, Any] = {}  # child workflow handles, by START_CHILD_..._INITIATED event id
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[Any]]] = []
         self._object: Any = None  # the workflow object, created by the start job
         self._signal_handlers: dict[str | None, Callable[..., Any]] = {}  # None: the dynamic handler
@@ -129,6 +130,8 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             self._signal(event)
         elif kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
             self._request_cancel()
+        elif kind in jobs.CHILD_EVENT_TYPES:
+            self._resolve_child(event)
 
     def _start(self, event: HistoryEvent) -> None:
         attrs = event.workflow_execution_started_event_attributes
@@ -301,6 +304,63 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
                     data_converter=self._converter,
                 )
             )
+
+    def workflow_start_child(
+        self, *, workflow_type: str, args: list[Any], workflow_id: str, task_queue: str | None,
+        parent_close_policy: int, execution_timeout: timedelta | None, retry_policy: Any,
+    ) -> Any:
+        """A StartChildWorkflowExecution command; the handle resolves as the child's events arrive."""
+        from rayflow._child_workflow import ChildWorkflowHandle
+
+        try:
+            payloads = self._converter.to_payloads(list(args))
+        except PayloadError as err:
+            self._record_task_failure(err)
+            raise
+        command = commands.start_child_workflow(
+            workflow_id=workflow_id, workflow_type=workflow_type, task_queue=task_queue or self._info.task_queue,
+            input=payloads, parent_close_policy=parent_close_policy, execution_timeout=execution_timeout,
+            retry_policy=retry_policy.to_proto() if retry_policy is not None else None,
+        )
+        handle = ChildWorkflowHandle(loop=self, workflow_id=workflow_id, workflow_type=workflow_type)
+
+        def recorded(event: HistoryEvent) -> None:
+            self._children[event.event_id] = handle
+
+        self._add_command(command, on_recorded=recorded)
+        return handle
+
+    def _resolve_child(self, event: HistoryEvent) -> None:
+        from rayflow.exceptions import WorkflowAlreadyStartedError
+
+        initiated = jobs.child_initiated_event_id(event)
+        handle = self._children.get(initiated)
+        if handle is None:
+            raise self._nondeterminism(
+                f"history has {commands.describe_event(event)} at event {event.event_id} for the child workflow "
+                f"initiated at event {initiated}, but the workflow code started no child workflow there"
+            )
+        kind = event.event_type
+        if kind == history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+            run_id = event.child_workflow_execution_started_event_attributes.workflow_execution.run_id
+            handle.run_id = handle.first_execution_run_id = run_id
+            if not handle._started.done():
+                handle._started.set_result(handle)
+            return
+        del self._children[initiated]
+        if kind == history_pb2.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED:
+            error = WorkflowAlreadyStartedError(handle.id, handle.workflow_type)
+            if not handle._started.done():
+                handle._started.set_exception(error)
+            return
+        if not handle._started.done():
+            handle._started.set_result(handle)
+        if handle.done():
+            return
+        if kind == history_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+            handle.set_result(self._converter.from_payload(event.child_workflow_execution_completed_event_attributes.result))
+        else:
+            handle.set_exception(jobs.child_error(event, data_converter=self._converter))
 
     def _fire_timer(self, event: HistoryEvent) -> None:
         timer_id = event.timer_fired_event_attributes.timer_id

@@ -32,7 +32,7 @@ class TaskToken(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., activity_id: _Optional[str] = ...) -> None: ...
 
 class MatchingTask(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "scheduled_event_id", "attempt", "task_queue_type", "task_queue", "create_time", "resource_label")
+    __slots__ = ("namespace", "workflow_id", "run_id", "scheduled_event_id", "attempt", "task_queue_type", "task_queue", "create_time", "resource_label", "query_id")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class MatchingTask(_message.Message):
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_LABEL_FIELD_NUMBER: _ClassVar[int]
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
@@ -51,10 +52,11 @@ class MatchingTask(_message.Message):
     task_queue: str
     create_time: _timestamp_pb2.Timestamp
     resource_label: str
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., task_queue_type: _Optional[_Union[_request_response_pb2.TaskQueueType, str]] = ..., task_queue: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resource_label: _Optional[str] = ...) -> None: ...
+    query_id: str
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., task_queue_type: _Optional[_Union[_request_response_pb2.TaskQueueType, str]] = ..., task_queue: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resource_label: _Optional[str] = ..., query_id: _Optional[str] = ...) -> None: ...
 
 class ExecutionInfo(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "workflow_type", "task_queue", "status", "start_time", "close_time", "execution_timeout", "run_timeout", "task_timeout", "execution_expiration_time", "run_expiration_time", "first_execution_run_id", "request_id", "next_event_id", "previous_started_event_id", "sticky_task_queue", "sticky_schedule_to_start_timeout", "close_event_id", "memo")
+    __slots__ = ("namespace", "workflow_id", "run_id", "workflow_type", "task_queue", "status", "start_time", "close_time", "execution_timeout", "run_timeout", "task_timeout", "execution_expiration_time", "run_expiration_time", "first_execution_run_id", "request_id", "next_event_id", "previous_started_event_id", "sticky_task_queue", "sticky_schedule_to_start_timeout", "close_event_id", "memo", "parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id", "parent_notified")
     class MemoEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +85,11 @@ class ExecutionInfo(_message.Message):
     STICKY_SCHEDULE_TO_START_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     CLOSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     MEMO_FIELD_NUMBER: _ClassVar[int]
+    PARENT_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    PARENT_WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_NOTIFIED_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
@@ -104,7 +111,12 @@ class ExecutionInfo(_message.Message):
     sticky_schedule_to_start_timeout: _duration_pb2.Duration
     close_event_id: int
     memo: _containers.MessageMap[str, _message_pb2.Payload]
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., status: _Optional[_Union[_request_response_pb2.WorkflowExecutionStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., execution_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_execution_run_id: _Optional[str] = ..., request_id: _Optional[str] = ..., next_event_id: _Optional[int] = ..., previous_started_event_id: _Optional[int] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., close_event_id: _Optional[int] = ..., memo: _Optional[_Mapping[str, _message_pb2.Payload]] = ...) -> None: ...
+    parent_namespace: str
+    parent_workflow_id: str
+    parent_run_id: str
+    parent_initiated_event_id: int
+    parent_notified: bool
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., status: _Optional[_Union[_request_response_pb2.WorkflowExecutionStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., execution_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_execution_run_id: _Optional[str] = ..., request_id: _Optional[str] = ..., next_event_id: _Optional[int] = ..., previous_started_event_id: _Optional[int] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., close_event_id: _Optional[int] = ..., memo: _Optional[_Mapping[str, _message_pb2.Payload]] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., parent_initiated_event_id: _Optional[int] = ..., parent_notified: _Optional[bool] = ...) -> None: ...
 
 class WorkflowTaskInfo(_message.Message):
     __slots__ = ("scheduled_event_id", "started_event_id", "attempt", "scheduled_time", "started_time", "request_id", "task_queue", "identity", "last_failure", "dispatch_time")
@@ -189,7 +201,7 @@ class TimerInfo(_message.Message):
     def __init__(self, timer_id: _Optional[str] = ..., started_event_id: _Optional[int] = ..., expiry_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MutableState(_message.Message):
-    __slots__ = ("execution_info", "workflow_task", "activities", "timers", "buffered_events")
+    __slots__ = ("execution_info", "workflow_task", "activities", "timers", "buffered_events", "children")
     class ActivitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -204,14 +216,43 @@ class MutableState(_message.Message):
         key: str
         value: TimerInfo
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[TimerInfo, _Mapping]] = ...) -> None: ...
+    class ChildrenEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: ChildInfo
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[_Union[ChildInfo, _Mapping]] = ...) -> None: ...
     EXECUTION_INFO_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TASK_FIELD_NUMBER: _ClassVar[int]
     ACTIVITIES_FIELD_NUMBER: _ClassVar[int]
     TIMERS_FIELD_NUMBER: _ClassVar[int]
     BUFFERED_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FIELD_NUMBER: _ClassVar[int]
     execution_info: ExecutionInfo
     workflow_task: WorkflowTaskInfo
     activities: _containers.MessageMap[int, ActivityInfo]
     timers: _containers.MessageMap[str, TimerInfo]
     buffered_events: _containers.RepeatedCompositeFieldContainer[_history_pb2.HistoryEvent]
-    def __init__(self, execution_info: _Optional[_Union[ExecutionInfo, _Mapping]] = ..., workflow_task: _Optional[_Union[WorkflowTaskInfo, _Mapping]] = ..., activities: _Optional[_Mapping[int, ActivityInfo]] = ..., timers: _Optional[_Mapping[str, TimerInfo]] = ..., buffered_events: _Optional[_Iterable[_Union[_history_pb2.HistoryEvent, _Mapping]]] = ...) -> None: ...
+    children: _containers.MessageMap[int, ChildInfo]
+    def __init__(self, execution_info: _Optional[_Union[ExecutionInfo, _Mapping]] = ..., workflow_task: _Optional[_Union[WorkflowTaskInfo, _Mapping]] = ..., activities: _Optional[_Mapping[int, ActivityInfo]] = ..., timers: _Optional[_Mapping[str, TimerInfo]] = ..., buffered_events: _Optional[_Iterable[_Union[_history_pb2.HistoryEvent, _Mapping]]] = ..., children: _Optional[_Mapping[int, ChildInfo]] = ...) -> None: ...
+
+class ChildInfo(_message.Message):
+    __slots__ = ("initiated_event_id", "namespace", "workflow_id", "workflow_type", "run_id", "started_event_id", "parent_close_policy", "request")
+    INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_CLOSE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    initiated_event_id: int
+    namespace: str
+    workflow_id: str
+    workflow_type: str
+    run_id: str
+    started_event_id: int
+    parent_close_policy: int
+    request: _request_response_pb2.StartWorkflowExecutionRequest
+    def __init__(self, initiated_event_id: _Optional[int] = ..., namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., run_id: _Optional[str] = ..., started_event_id: _Optional[int] = ..., parent_close_policy: _Optional[int] = ..., request: _Optional[_Union[_request_response_pb2.StartWorkflowExecutionRequest, _Mapping]] = ...) -> None: ...

@@ -78,7 +78,7 @@ WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING: WorkflowIdConflictPolicy
 WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING: WorkflowIdConflictPolicy
 
 class StartWorkflowExecutionRequest(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "identity", "request_id", "retry_policy", "workflow_id_reuse_policy", "workflow_id_conflict_policy", "start_signal_name", "start_signal_input")
+    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "identity", "request_id", "retry_policy", "workflow_id_reuse_policy", "workflow_id_conflict_policy", "start_signal_name", "start_signal_input", "parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,10 @@ class StartWorkflowExecutionRequest(_message.Message):
     WORKFLOW_ID_CONFLICT_POLICY_FIELD_NUMBER: _ClassVar[int]
     START_SIGNAL_NAME_FIELD_NUMBER: _ClassVar[int]
     START_SIGNAL_INPUT_FIELD_NUMBER: _ClassVar[int]
+    PARENT_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    PARENT_WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     workflow_type: str
@@ -109,7 +113,11 @@ class StartWorkflowExecutionRequest(_message.Message):
     workflow_id_conflict_policy: WorkflowIdConflictPolicy
     start_signal_name: str
     start_signal_input: _message_pb2.Payloads
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., workflow_id_reuse_policy: _Optional[_Union[WorkflowIdReusePolicy, str]] = ..., workflow_id_conflict_policy: _Optional[_Union[WorkflowIdConflictPolicy, str]] = ..., start_signal_name: _Optional[str] = ..., start_signal_input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+    parent_namespace: str
+    parent_workflow_id: str
+    parent_run_id: str
+    parent_initiated_event_id: int
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., workflow_id_reuse_policy: _Optional[_Union[WorkflowIdReusePolicy, str]] = ..., workflow_id_conflict_policy: _Optional[_Union[WorkflowIdConflictPolicy, str]] = ..., start_signal_name: _Optional[str] = ..., start_signal_input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., parent_initiated_event_id: _Optional[int] = ...) -> None: ...
 
 class SignalWorkflowExecutionRequest(_message.Message):
     __slots__ = ("namespace", "workflow_id", "run_id", "signal_name", "input", "identity", "request_id")
@@ -276,7 +284,7 @@ class DescribeWorkflowExecutionResponse(_message.Message):
     def __init__(self, workflow_execution_info: _Optional[_Union[WorkflowExecutionInfo, _Mapping]] = ..., pending_activities: _Optional[_Iterable[_Union[PendingActivityInfo, _Mapping]]] = ..., pending_workflow_task: _Optional[_Union[PendingWorkflowTaskInfo, _Mapping]] = ...) -> None: ...
 
 class PollWorkflowTaskQueueResponse(_message.Message):
-    __slots__ = ("task_token", "workflow_execution", "workflow_type", "previous_started_event_id", "started_event_id", "attempt", "history", "scheduled_time", "started_time", "task_queue", "namespace")
+    __slots__ = ("task_token", "workflow_execution", "workflow_type", "previous_started_event_id", "started_event_id", "attempt", "history", "scheduled_time", "started_time", "task_queue", "namespace", "query")
     TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_EXECUTION_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -288,6 +296,7 @@ class PollWorkflowTaskQueueResponse(_message.Message):
     STARTED_TIME_FIELD_NUMBER: _ClassVar[int]
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
     task_token: bytes
     workflow_execution: _message_pb2.WorkflowExecution
     workflow_type: str
@@ -299,7 +308,8 @@ class PollWorkflowTaskQueueResponse(_message.Message):
     started_time: _timestamp_pb2.Timestamp
     task_queue: str
     namespace: str
-    def __init__(self, task_token: _Optional[bytes] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., previous_started_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., history: _Optional[_Union[_history_pb2.History, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+    query: WorkflowQuery
+    def __init__(self, task_token: _Optional[bytes] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., previous_started_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., history: _Optional[_Union[_history_pb2.History, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., namespace: _Optional[str] = ..., query: _Optional[_Union[WorkflowQuery, _Mapping]] = ...) -> None: ...
 
 class RespondWorkflowTaskCompletedRequest(_message.Message):
     __slots__ = ("task_token", "commands", "identity", "sticky_task_queue", "sticky_schedule_to_start_timeout", "eager_activity_slots", "eager_activity_types")
@@ -430,3 +440,51 @@ class RespondActivityTaskCanceledRequest(_message.Message):
     details: _message_pb2.Payloads
     identity: str
     def __init__(self, task_token: _Optional[bytes] = ..., details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
+
+class WorkflowQuery(_message.Message):
+    __slots__ = ("query_id", "query_type", "query_args")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_ARGS_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    query_type: str
+    query_args: _message_pb2.Payloads
+    def __init__(self, query_id: _Optional[str] = ..., query_type: _Optional[str] = ..., query_args: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+
+class QueryWorkflowRequest(_message.Message):
+    __slots__ = ("namespace", "workflow_id", "run_id", "query_type", "query_args", "timeout_s")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_ARGS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    workflow_id: str
+    run_id: str
+    query_type: str
+    query_args: _message_pb2.Payloads
+    timeout_s: float
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., query_type: _Optional[str] = ..., query_args: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+
+class QueryWorkflowResponse(_message.Message):
+    __slots__ = ("query_result",)
+    QUERY_RESULT_FIELD_NUMBER: _ClassVar[int]
+    query_result: _message_pb2.Payloads
+    def __init__(self, query_result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+
+class RespondQueryTaskCompletedRequest(_message.Message):
+    __slots__ = ("namespace", "workflow_id", "query_id", "query_result", "failure", "identity")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERY_RESULT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    workflow_id: str
+    query_id: str
+    query_result: _message_pb2.Payloads
+    failure: _message_pb2.Failure
+    identity: str
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., query_id: _Optional[str] = ..., query_result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
