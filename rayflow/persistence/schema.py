@@ -36,9 +36,13 @@ CREATE TABLE IF NOT EXISTS {TABLE_EXECUTIONS} (
     close_time REAL NOT NULL DEFAULT 0,
     next_event_id INTEGER NOT NULL,
     state BLOB NOT NULL,
+    -- 1 while a closed run still has work for its shard (e.g. tell its parent it closed): reloaded on restart.
+    needs_attention INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (namespace, workflow_id, run_id)
 );
 CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_status_start ON {TABLE_EXECUTIONS} (status, start_time);
+CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_attention ON {TABLE_EXECUTIONS} (needs_attention)
+    WHERE needs_attention = 1;
 -- Listing (newest first, by (start_time, run_id)): one index per filter, each ending in the sort key, so a page
 -- is a range scan of one index with no sort, however many executions the shard holds.
 CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_list_start ON {TABLE_EXECUTIONS} (namespace, start_time, run_id);

@@ -381,7 +381,8 @@ class SqliteStore(Store):
     async def list_open_executions(self, shard_id: int) -> list[ExecutionRecord]:
         def list_open(conn: sqlite3.Connection) -> list[ExecutionRecord]:
             rows = conn.execute(
-                f"SELECT {_EXECUTION_COLUMNS} FROM {TABLE_EXECUTIONS} WHERE status = ? ORDER BY start_time",
+                f"SELECT {_EXECUTION_COLUMNS} FROM {TABLE_EXECUTIONS} WHERE status = ? OR needs_attention = 1 "
+                f"ORDER BY start_time",
                 (STATUS_RUNNING,),
             ).fetchall()
             return [_record(row) for row in rows]
@@ -530,7 +531,8 @@ def _apply_write(conn: sqlite3.Connection, item: ExecutionWrite) -> None:
         try:
             conn.execute(
                 f"INSERT INTO {TABLE_EXECUTIONS} (namespace, workflow_id, run_id, workflow_type, task_queue, "
-                f"status, start_time, close_time, next_event_id, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"status, start_time, close_time, next_event_id, state, needs_attention) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *key,
                     item.workflow_type,
@@ -540,6 +542,7 @@ def _apply_write(conn: sqlite3.Connection, item: ExecutionWrite) -> None:
                     item.close_time,
                     item.next_event_id,
                     item.state,
+                    int(item.needs_attention),
                 ),
             )
         except sqlite3.IntegrityError as error:
@@ -554,7 +557,7 @@ def _apply_write(conn: sqlite3.Connection, item: ExecutionWrite) -> None:
         )
     else:
         cursor = conn.execute(
-            f"UPDATE {TABLE_EXECUTIONS} SET state = ?, status = ?, next_event_id = ?, "
+            f"UPDATE {TABLE_EXECUTIONS} SET state = ?, status = ?, next_event_id = ?, needs_attention = ?, "
             f"workflow_type = CASE WHEN ? != '' THEN ? ELSE workflow_type END, "
             f"task_queue = CASE WHEN ? != '' THEN ? ELSE task_queue END, "
             f"start_time = CASE WHEN ? > 0 THEN ? ELSE start_time END, "
@@ -564,6 +567,7 @@ def _apply_write(conn: sqlite3.Connection, item: ExecutionWrite) -> None:
                 item.state,
                 item.status,
                 item.next_event_id,
+                int(item.needs_attention),
                 *(item.workflow_type,) * 2,
                 *(item.task_queue,) * 2,
                 *(item.start_time,) * 2,

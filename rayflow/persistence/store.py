@@ -70,6 +70,8 @@ class ExecutionWrite:
     start_time: float = 0.0
     close_time: float = 0.0
     request_id: str = ""
+    #: A closed run that still has work for its shard (reloaded with the open ones on restart).
+    needs_attention: bool = False
 
 
 @dataclass
@@ -159,7 +161,7 @@ class Store(ABC):
 
     @abstractmethod
     async def list_open_executions(self, shard_id: int) -> list[ExecutionRecord]:
-        """Every execution of the shard whose status is RUNNING, oldest start first."""
+        """Every execution of the shard that is RUNNING or still ``needs_attention``, oldest start first."""
 
     @abstractmethod
     async def list_executions(

@@ -136,6 +136,19 @@ async def test_list_open_excludes_closed(store: Store) -> None:
     assert await store.list_open_executions(3) == []
 
 
+async def test_closed_runs_that_need_attention_are_listed_with_the_open_ones(store: Store) -> None:
+    """A closed child whose parent was not told yet must come back when its shard restarts."""
+    range_id = await store.acquire_shard(0)
+    await store.write(0, range_id, [create("child", "rc", start_time=1.0), create("other", "ro", start_time=2.0)])
+    closed = update("child", "rc", 2, 2, status=COMPLETED)
+    closed.needs_attention = True
+    await store.write(0, range_id, [closed, update("other", "ro", 2, 2, status=COMPLETED)])
+    assert [r.workflow_id for r in await store.list_open_executions(0)] == ["child"]
+    done = update("child", "rc", 3, 3, status=COMPLETED)  # the parent was told: attention cleared
+    await store.write(0, range_id, [done])
+    assert await store.list_open_executions(0) == []
+
+
 async def test_shards_are_separate(store: Store) -> None:
     r0, r1 = await store.acquire_shard(0), await store.acquire_shard(1)
     await store.write(0, r0, [create("wf", "r0")])

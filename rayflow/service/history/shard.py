@@ -22,6 +22,7 @@ from rayflow import constants
 from rayflow.exceptions import WorkflowNotFoundError, WorkflowQueryFailedError
 from rayflow.persistence import ExecutionWrite, ShardOwnershipLostError, open_store
 from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2, message_pb2, request_response_pb2
+from rayflow.service._ray_calls import call
 from rayflow.service.config import ServiceConfig, is_sticky_queue
 from rayflow.service.errors import TaskNotFoundError
 from rayflow.service.history import _wire, children, id_policy, listing, timeouts
@@ -93,6 +94,14 @@ class HistoryShard:
         for record in await self._store.list_open_executions(self._index):
             state = internal_pb2.MutableState.FromString(record.state)
             key = (record.namespace, record.workflow_id, record.run_id)
+            if state.execution_info.status != RUNNING:
+                # Closed, but its parent was not told yet (the shard died in between): tell it now.
+                info = state.execution_info
+                events = await self._store.read_history(
+                    self._index, *key, first_event_id=info.close_event_id, last_event_id=info.close_event_id
+                )
+                self._child_work(key, state, history_pb2.HistoryEvent.FromString(events[0]))
+                continue
             execution = _Execution(state)
             self._open[key] = execution
             self._current[key[:2]] = key[2]
@@ -721,8 +730,6 @@ class HistoryShard:
                              close_event: history_pb2.HistoryEvent) -> None:
         info = state.execution_info
         parent = self._history.shard_for(info.parent_namespace, info.parent_workflow_id)
-        from rayflow.service._ray_calls import call
-
         await call(parent.record_child_completed.remote(
             info.parent_namespace, info.parent_workflow_id, info.parent_run_id, info.parent_initiated_event_id,
             key[2], close_event.SerializeToString()), "record child completed")
@@ -870,6 +877,7 @@ class HistoryShard:
                 start_time=info.start_time.ToDatetime().timestamp(),
                 close_time=info.close_time.ToDatetime().timestamp() if info.HasField("close_time") else 0.0,
                 request_id=info.request_id,
+                needs_attention=info.status != RUNNING and children.needs_parent_notice(builder.state),
             ))
         try:
             await self._store.write(self._index, self._range_id, writes)
