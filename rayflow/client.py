@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import uuid
@@ -31,6 +32,7 @@ from rayflow.exceptions import (
     TerminatedError,
     TimeoutError,
     WorkflowFailureError,
+    WorkflowUpdateFailedError,
 )
 from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig
@@ -47,6 +49,8 @@ __all__ = [
     "TaskQueueTypeDescription",
     "TaskQueuePartitionInfo",
     "PollerInfo",
+    "WorkflowUpdateHandle",
+    "WorkflowUpdateStage",
 ]
 
 _NO_ARG = object()
@@ -446,6 +450,50 @@ class WorkflowHandle:
         values = client.data_converter.from_payloads(response.query_result)
         return values[0] if values else None
 
+    async def execute_update(self, update: Callable[..., Any] | str, arg: Any = _NO_ARG, *,
+                             args: Sequence[Any] = (), id: str | None = None) -> Any:
+        """Run an update on the workflow and return its handler's result.
+
+        Args:
+            update: the ``@workflow.update`` method (e.g. ``MyWorkflow.my_update``) or the update name.
+            arg: the single argument; use ``args=[...]`` for several.
+            id: the update id (default: a new uuid); a second update with the same id runs once and gets
+                the first one's outcome.
+
+        Raises:
+            WorkflowUpdateFailedError: the validator rejected the update or the handler raised (the
+                error is its ``__cause__``); the workflow keeps running.
+            WorkflowNotFoundError: no such workflow.
+        """
+        handle = await self.start_update(update, arg, args=args, id=id, wait_for_stage=WorkflowUpdateStage.COMPLETED)
+        return await handle.result()
+
+    async def start_update(self, update: Callable[..., Any] | str, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
+                           id: str | None = None,
+                           wait_for_stage: WorkflowUpdateStage | None = None) -> WorkflowUpdateHandle:
+        """Send an update and return once it reached ``wait_for_stage`` (ACCEPTED: its validator passed).
+
+        ``await handle.result()`` waits for the handler's result. Raises ``WorkflowUpdateFailedError``
+        when the update was rejected.
+        """
+        if arg is not _NO_ARG and args:
+            raise ValueError("update: pass one argument positionally or several as args=[...], not both")
+        if wait_for_stage is None:
+            wait_for_stage = WorkflowUpdateStage.ACCEPTED
+        if wait_for_stage == WorkflowUpdateStage.ADMITTED:
+            raise ValueError("start_update: wait_for_stage=ADMITTED is not supported; use ACCEPTED or COMPLETED")
+        client = self._client
+        request = request_response_pb2.UpdateWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
+            update_id=id or str(uuid.uuid4()), name=workflow._update_name(update),
+            input=client.data_converter.to_payloads([arg] if arg is not _NO_ARG else list(args)),
+            wait_for_stage=int(wait_for_stage), identity=client._identity,
+        )
+        response = await client._history.update_workflow(request)
+        handle = WorkflowUpdateHandle(self, request, response.run_id)
+        handle._take(response)
+        return handle
+
     async def cancel(self) -> None:
         """Ask the run to cancel: its code gets ``asyncio.CancelledError`` at its current ``await``.
 
@@ -476,6 +524,65 @@ class WorkflowHandle:
         run_id, raw = await client._history.get_history(client.namespace, self.id, self.run_id or "")
         history = history_pb2.History(events=[history_pb2.HistoryEvent.FromString(e) for e in raw])
         return WorkflowHistory(self.id, run_id, history, client.data_converter)
+
+
+class WorkflowUpdateStage(enum.IntEnum):
+    """How far an update must get before ``start_update`` returns (Temporal's ``WorkflowUpdateStage``)."""
+
+    ADMITTED = 1
+    ACCEPTED = 2
+    COMPLETED = 3
+
+
+class WorkflowUpdateHandle:
+    """An update sent to a workflow: ``await result()`` for its handler's result."""
+
+    def __init__(self, workflow_handle: WorkflowHandle, request: Any, run_id: str) -> None:
+        self._workflow_handle = workflow_handle
+        self._request = request
+        self.workflow_run_id = run_id
+        self._outcome: Any = None
+
+    @property
+    def id(self) -> str:
+        """The update id."""
+        return self._request.update_id
+
+    @property
+    def workflow_id(self) -> str:
+        return self._workflow_handle.id
+
+    def _take(self, response: Any) -> None:
+        if response.HasField("failure"):
+            converter = self._workflow_handle._client.data_converter
+            error = WorkflowUpdateFailedError(
+                f"update {self._request.name!r} (id {self.id}) failed: {response.failure.message}")
+            error.__cause__ = converter.from_failure(response.failure)
+            self._outcome = error
+            raise error
+        if response.stage >= WorkflowUpdateStage.COMPLETED:
+            values = self._workflow_handle._client.data_converter.from_payloads(response.result)
+            self._outcome = (values[0] if values else None,)
+
+    async def result(self) -> Any:
+        """Wait for the update to complete; its result.
+
+        Raises:
+            WorkflowUpdateFailedError: the handler raised (the error is the ``__cause__``).
+        """
+        if self._outcome is None:
+            request = request_response_pb2.UpdateWorkflowExecutionRequest()
+            request.CopyFrom(self._request)
+            request.wait_for_stage = int(WorkflowUpdateStage.COMPLETED)
+            request.run_id = self.workflow_run_id or request.run_id
+            response = await self._workflow_handle._client._history.update_workflow(request)
+            try:
+                self._take(response)
+            except WorkflowUpdateFailedError:
+                pass
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return self._outcome[0]
 
 
 @dataclass(frozen=True)
@@ -510,6 +617,9 @@ class WorkflowExecutionDescription:
     first_execution_run_id: str
     pending_activities: list[PendingActivityInfo]
     raw: request_response_pb2.DescribeWorkflowExecutionResponse
+    #: The parent's workflow id and run id when this run is a child workflow, else None.
+    parent_id: str | None = None
+    parent_run_id: str | None = None
 
     @staticmethod
     def _from_proto(response: request_response_pb2.DescribeWorkflowExecutionResponse,
@@ -542,6 +652,8 @@ class WorkflowExecutionDescription:
                 for p in response.pending_activities
             ],
             raw=response,
+            parent_id=info.parent_workflow_id or None,
+            parent_run_id=info.parent_run_id or None,
         )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "WorkflowAlreadyStartedError",
     "WorkflowNotFoundError",
     "WorkflowQueryFailedError",
+    "WorkflowUpdateFailedError",
     "NondeterminismError",
     "PayloadError",
     "ServiceUnavailableError",
@@ -233,6 +234,13 @@ class WorkflowNotFoundError(RayflowError):
 
 class WorkflowQueryFailedError(RayflowError):
     """A query was not answered: no handler of that name, its handler raised, or no worker answered in time."""
+
+
+class WorkflowUpdateFailedError(RayflowError):
+    """An update failed: its validator rejected it or its handler raised (the error is the ``__cause__``).
+
+    The workflow itself keeps running.
+    """
 
 
 class NondeterminismError(RayflowError):

@@ -61,6 +61,7 @@ __all__ = [
     "start_child_workflow",
     "time",
     "unsafe",
+    "update",
     "uuid4",
     "wait_condition",
 ]
@@ -72,6 +73,8 @@ _DEFINITION_ATTR = "__rayflow_workflow_definition__"
 _RUN_ATTR = "__rayflow_workflow_run__"
 _SIGNAL_ATTR = "__rayflow_workflow_signal__"
 _QUERY_ATTR = "__rayflow_workflow_query__"
+_UPDATE_ATTR = "__rayflow_workflow_update__"
+_UPDATE_VALIDATOR_ATTR = "__rayflow_workflow_update_validator__"
 _ACTIVITY_DEFINITION_ATTR = "__rayflow_activity_definition__"
 _NO_ARG: Any = object()
 
@@ -96,6 +99,8 @@ class _Definition:
     signals: dict[str | None, str] = field(default_factory=dict, compare=False)
     #: query name to the name of its ``@workflow.query`` method.
     queries: dict[str, str] = field(default_factory=dict, compare=False)
+    #: update name to the name of its ``@workflow.update`` method.
+    updates: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def run_fn(self) -> Callable[..., Any]:
@@ -161,8 +166,19 @@ def defn(cls: ClassType | None = None, *, name: str | None = None) -> Any:
                     f"and {attr})"
                 )
             queries[query_name] = attr
+        updates: dict[str, str] = {}
+        for attr in dir(cls):
+            update_name = getattr(inspect.getattr_static(cls, attr, None), _UPDATE_ATTR, None)
+            if not isinstance(update_name, str):
+                continue
+            if update_name in updates:
+                raise ValueError(
+                    f"Workflow class {cls.__qualname__}: update {update_name!r} has two handlers ({updates[update_name]} "
+                    f"and {attr})"
+                )
+            updates[update_name] = attr
         definition = _Definition(name=type_name, cls=cls, run_method_name=run_names[0], signals=signals,
-                                 queries=queries)
+                                 queries=queries, updates=updates)
         setattr(cls, _DEFINITION_ATTR, definition)
         run_fn = vars(cls).get(run_names[0])
         if run_fn is not None:
@@ -315,6 +331,69 @@ def _query_name(query_or_name: Any) -> str:
             f"@workflow.query (e.g. MyWorkflow.my_query) or the query name"
         )
     return query_name
+
+
+@overload
+def update(fn: CallableType) -> CallableType: ...
+
+
+@overload
+def update(*, name: str | None = None) -> Callable[[CallableType], CallableType]: ...
+
+
+def update(fn: CallableType | None = None, *, name: str | None = None) -> Any:
+    """Mark a workflow method as the handler of an update (``handle.execute_update(MyWorkflow.my_update, arg)``).
+
+    Use as ``@workflow.update`` or ``@workflow.update(name="other")``. An update is a signal that returns
+    a result: the handler (plain or ``async``) may change workflow state, await activities and timers,
+    and its return value is the update's result. ``@my_update.validator`` marks a plain method that
+    checks the arguments first (it must not change state): if it raises, the update is rejected and
+    nothing is written to history. An exception raised by the handler fails the update (the client
+    gets ``WorkflowUpdateFailedError``), not the workflow.
+
+    Args:
+        fn: the method (when used without parentheses).
+        name: the update name (default: the method name).
+    """
+
+    def decorate(fn: CallableType) -> CallableType:
+        if not callable(fn):
+            raise TypeError(f"@workflow.update decorates a method, got {fn!r}")
+        update_name = fn.__name__ if name is None else name
+        if not isinstance(update_name, str) or not update_name:
+            raise ValueError(f"@workflow.update on {fn.__qualname__}: name must be a non-empty string, got {name!r}")
+        setattr(fn, _UPDATE_ATTR, update_name)
+
+        def validator(validator_fn: Callable[..., Any]) -> Callable[..., Any]:
+            if inspect.iscoroutinefunction(validator_fn):
+                raise ValueError(
+                    f"update validator {validator_fn.__qualname__} must not be `async def`: it only checks the "
+                    f"arguments and cannot await"
+                )
+            setattr(fn, _UPDATE_VALIDATOR_ATTR, validator_fn)
+            return validator_fn
+
+        fn.validator = validator  # type: ignore[attr-defined]
+        return fn
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def _update_name(update_or_name: Any) -> str:
+    """The update name of a ``@workflow.update`` method, or the name itself (clients use it)."""
+    if isinstance(update_or_name, str):
+        if not update_or_name:
+            raise ValueError("update name must not be empty")
+        return update_or_name
+    update_name = getattr(getattr(update_or_name, "__func__", update_or_name), _UPDATE_ATTR, None)
+    if not isinstance(update_name, str):
+        raise TypeError(
+            f"{getattr(update_or_name, '__qualname__', update_or_name)!r} is not an update: pass a method decorated "
+            f"@workflow.update (e.g. MyWorkflow.my_update) or the update name"
+        )
+    return update_name
 
 
 def set_signal_handler(name: str, handler: Callable[..., Any] | None) -> None:

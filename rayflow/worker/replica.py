@@ -250,7 +250,7 @@ class WorkerReplica:
         instance = self._cache.get(run_id)
         if instance is not None:
             try:
-                result = await loop.run_in_executor(self._workflow_thread, instance.apply, events)
+                result = await loop.run_in_executor(self._workflow_thread, instance.apply, events, list(task.updates))
             except Exception as err:  # the cached state does not continue this history: replay from scratch
                 logger.info("replaying %s from its full history: %s", task.workflow_execution.workflow_id, err)
                 self._cache.evict(run_id)
@@ -281,7 +281,7 @@ class WorkerReplica:
                 data_converter=self._converter,
             )
             try:
-                result = await loop.run_in_executor(self._workflow_thread, instance.apply, events)
+                result = await loop.run_in_executor(self._workflow_thread, instance.apply, events, list(task.updates))
             except Exception as err:  # a bug in the replay machinery itself: fail the task, replay later
                 instance.close()
                 await self._fail_workflow_task(
@@ -296,6 +296,8 @@ class WorkerReplica:
         request = RR.RespondWorkflowTaskCompletedRequest(
             task_token=task.task_token, commands=result.commands, identity=self._identity
         )
+        for update_id, failure in result.rejected_updates:  # validator rejections: nothing is recorded
+            request.rejected_updates.add(update_id=update_id, failure=failure)
         if self._sticky_queue and not instance.is_completed:
             request.sticky_task_queue = self._sticky_queue
             request.sticky_schedule_to_start_timeout.FromTimedelta(self._spec.sticky_schedule_to_start_timeout)

@@ -80,6 +80,12 @@ async def test_twenty_children_on_another_task_queue(env, task_queue):
         assert types.count(EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED) == 20
         child = client.get_workflow_handle("parent-20-sq-3")
         assert await child.result() == 9
+        description = await child.describe()
+        assert description.parent_id == "parent-20"
+        assert description.parent_run_id == handle.result_run_id == (await handle.describe()).run_id
+        assert description.raw.workflow_execution_info.parent_namespace == client.namespace
+        parent_description = await handle.describe()
+        assert parent_description.parent_id is None and parent_description.parent_run_id is None
 
 
 async def test_failing_child_gives_child_workflow_error(env, task_queue):

@@ -118,6 +118,13 @@ class HistoryClient:
         data = await call(shard.query_workflow.remote(request.SerializeToString()), "query workflow")
         return request_response_pb2.QueryWorkflowResponse.FromString(data)
 
+    async def update_workflow(
+        self, request: request_response_pb2.UpdateWorkflowExecutionRequest
+    ) -> request_response_pb2.UpdateWorkflowExecutionResponse:
+        shard = self.shard_for(request.namespace, request.workflow_id)
+        data = await call(shard.update_workflow.remote(request.SerializeToString()), "update workflow")
+        return request_response_pb2.UpdateWorkflowExecutionResponse.FromString(data)
+
     async def respond_query_task_completed(self, request: request_response_pb2.RespondQueryTaskCompletedRequest) -> None:
         shard = self.shard_for(request.namespace, request.workflow_id)
         await call(shard.respond_query_task_completed.remote(request.SerializeToString()), "answer a query")

@@ -103,6 +103,17 @@ def apply_commands(
                     "StartChildWorkflowExecution: workflow_id and workflow_type are required",
                 )
             children.initiate(builder, attrs, completed_event_id, identity)
+        elif kind in (CT.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE, CT.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE):
+            from rayflow.service.history import updates
+
+            try:
+                if kind == CT.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE:
+                    updates.apply_accept(builder, command.accept_workflow_update_command_attributes, completed_event_id)
+                else:
+                    updates.apply_complete(builder, command.complete_workflow_update_command_attributes,
+                                           completed_event_id)
+            except updates.BadUpdateCommandError as err:
+                raise BadCommandError(history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, str(err)) from None
         else:
             raise BadCommandError(
                 history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,

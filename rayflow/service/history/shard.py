@@ -25,7 +25,7 @@ from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2, message_pb2, req
 from rayflow.service._ray_calls import call
 from rayflow.service.config import ServiceConfig, is_sticky_queue
 from rayflow.service.errors import TaskNotFoundError
-from rayflow.service.history import _wire, children, id_policy, listing, timeouts
+from rayflow.service.history import _wire, children, id_policy, listing, timeouts, updates
 from rayflow.service.history.client import HistoryClient
 from rayflow.service.history.command_handler import BadCommandError, apply_commands
 from rayflow.service.history.mutable_state import RUNNING, StateBuilder, pending_tasks
@@ -79,6 +79,7 @@ class HistoryShard:
         self._locks: dict[tuple[str, str], _Lock] = {}
         self._close_waiters: dict[Key, list[asyncio.Future[bytes]]] = {}
         self._queries = PendingQueries()  # in memory only: a query is never persisted
+        self._updates = updates.PendingUpdates()  # updates not yet completed (in memory; see updates.py)
         self._matching = MatchingClient(config)
         self._sticky_timeout = constants.DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT
         self._timers = TimerQueue(self._on_timer)
@@ -177,6 +178,9 @@ class HistoryShard:
         out.task_queue = info.task_queue
         out.first_execution_run_id = info.first_execution_run_id
         out.sticky_task_queue = info.sticky_task_queue
+        out.parent_namespace = info.parent_namespace
+        out.parent_workflow_id = info.parent_workflow_id
+        out.parent_run_id = info.parent_run_id
         for act in sorted(state.activities.values(), key=lambda a: a.scheduled_event_id):
             pending = response.pending_activities.add(
                 activity_id=act.activity_id,
@@ -314,6 +318,7 @@ class HistoryShard:
         response.workflow_execution.run_id = key[2]
         response.scheduled_time.CopyFrom(wft.scheduled_time)
         response.started_time.CopyFrom(wft.started_time)
+        response.updates.extend(self._updates.offers(key))
         return response.SerializeToString() + _wire.length_delimited(7, _wire.history_bytes(events))
 
     async def _record_activity_task_started(self, key: Key, task, identity: str, request_id: str) -> bytes | None:
@@ -387,7 +392,8 @@ class HistoryShard:
                 trial.info.sticky_task_queue = request.sticky_task_queue
                 if request.HasField("sticky_schedule_to_start_timeout"):
                     trial.info.sticky_schedule_to_start_timeout.CopyFrom(request.sticky_schedule_to_start_timeout)
-                if trial.flush_buffered_events():
+                if trial.flush_buffered_events() or self._updates.needs_task(
+                        key, trial.state, (r.update_id for r in request.rejected_updates)):
                     trial.schedule_workflow_task()
                 eager.extend(self._start_eagerly(trial, request))
             builder.adopt(trial)
@@ -395,6 +401,7 @@ class HistoryShard:
 
         key = self._token_key(token)
         state = await self._transact(key, complete, missing_ok=False)
+        self._updates.rejected(key, request.rejected_updates)
         response = RR.RespondWorkflowTaskCompletedResponse()
         for scheduled_event_id in eager:
             response.activity_tasks.append(self._activity_task(key, state, state.activities[scheduled_event_id]))
@@ -598,6 +605,13 @@ class HistoryShard:
         failure = request.failure if request.HasField("failure") else None
         result = request.query_result if failure is None else None
         self._queries.resolve(request.query_id, result, failure)
+
+    # -- updates (see updates.py) -------------------------------------------------------------------
+    async def update_workflow(self, request_bytes: bytes) -> bytes:
+        """Run an update on a run; the serialized UpdateWorkflowExecutionResponse (failure when it failed)."""
+        await self._started
+        request = RR.UpdateWorkflowExecutionRequest.FromString(request_bytes)
+        return (await updates.update_workflow(self, request)).SerializeToString()
 
     # -- signals and cancel requests ------------------------------------------------------------
     async def signal_workflow(self, request_bytes: bytes) -> str:
@@ -895,6 +909,7 @@ class HistoryShard:
     def _committed(self, key: Key, builder: StateBuilder) -> None:
         """After the commit: the in-memory view, the tasks, the timers and the close waiters follow."""
         info = builder.info
+        self._updates.committed(key, builder.state, builder.new_events, info.status != RUNNING)
         if info.status == RUNNING:
             execution = self._open.get(key)
             if execution is None:

@@ -56,6 +56,8 @@ EVENT_FOR_COMMAND: dict[int, int] = {
     command_pb2.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: (
         history_pb2.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED
     ),
+    command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE: history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+    command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE: history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
 }
 
 #: Events that record a command; each must match the next command the code issued.
@@ -233,6 +235,10 @@ def matches(command: Command, event: HistoryEvent) -> bool:
         cmd_child = command.start_child_workflow_execution_command_attributes
         ev_child = event.start_child_workflow_execution_initiated_event_attributes
         return cmd_child.workflow_id == ev_child.workflow_id and cmd_child.workflow_type == ev_child.workflow_type
+    if kind in (command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE, command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE):
+        from rayflow.worker.replay import updates
+
+        return updates.command_update_id(command) == updates.event_update_id(event)
     return True
 
 

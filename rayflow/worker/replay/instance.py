@@ -46,6 +46,8 @@ class ActivationResult:
     commands: list[command_pb2.Command] = field(default_factory=list)
     task_failure: BaseException | None = None
     task_failure_cause: int = history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED
+    #: (update id, failure) of the offered updates their validators rejected (nothing is recorded for them).
+    rejected_updates: list[tuple[str, Any]] = field(default_factory=list)
 
 
 class WorkflowInstance(WorkflowRuntimeImpl):
@@ -104,19 +106,26 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         """The code issued CompleteWorkflowExecution, FailWorkflowExecution or CancelWorkflowExecution."""
         return self._completed
 
-    def apply(self, events: Sequence[HistoryEvent]) -> ActivationResult:
+    def apply(self, events: Sequence[HistoryEvent], updates: Sequence[Any] = ()) -> ActivationResult:
         """Apply new history events and run the workflow task they end with.
 
         Args:
             events: the whole history on a fresh instance, else the events after those already applied;
                 the last one is the WORKFLOW_TASK_STARTED of the task to answer.
+            updates: the updates offered with the task (``WorkflowUpdateRequest`` messages or
+                ``updates.UpdateOffer``): validated, then accepted or rejected, in the live task.
 
         Raises:
             ValueError: the events do not continue this instance's history (evict it and replay).
         """
         events = list(events)
         self._check_continues(events)
+        from rayflow.worker.replay import updates as _updates
+
         live: list[PendingCommand] = []
+        rejected: list[tuple[str, Any]] = []
+        offers = [u if isinstance(u, _updates.UpdateOffer) else _updates.UpdateOffer(u.update_id, u.name, u.input)
+                  for u in updates]
         try:
             for index, event in enumerate(events):
                 self._next_event_id = event.event_id + 1
@@ -129,11 +138,11 @@ class WorkflowInstance(WorkflowRuntimeImpl):
                 elif kind == history_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                     self._check_all_recorded(event)
                     if following is None:
-                        live = self._activate(event, replaying=False)
+                        live = self._activate(event, replaying=False, offers=offers, rejected=rejected)
                         self._answered_task = True
                     elif following.event_type == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                         self._replayed_patches = patches.recorded_patch_ids(events[index + 1 :])
-                        self._activate(event, replaying=True)
+                        self._activate(event, replaying=True, offers=_updates.recorded_updates(events[index + 1 :]))
                     # else it failed or timed out: its jobs stay pending for the next task
                 elif kind == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                     self._answered_task = False
@@ -143,7 +152,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
             self._record_task_failure(err)
         if self._task_failure is not None:
             return ActivationResult(task_failure=self._task_failure, task_failure_cause=self._task_failure_cause)
-        return ActivationResult(commands=[pending.command for pending in live])
+        return ActivationResult(commands=[pending.command for pending in live], rejected_updates=rejected)
 
     def query(self, name: str, args: Sequence[Any] = ()) -> Any:
         """Answer query ``name`` from the current state: its ``@workflow.query`` handler's result.
@@ -239,7 +248,8 @@ class WorkflowInstance(WorkflowRuntimeImpl):
 
     # -- activations -------------------------------------------------------------------------------
 
-    def _activate(self, started: HistoryEvent, *, replaying: bool) -> list[PendingCommand]:
+    def _activate(self, started: HistoryEvent, *, replaying: bool, offers: Sequence[Any] = (),
+                  rejected: list[tuple[str, Any]] | None = None) -> list[PendingCommand]:
         """Deliver the pending jobs and run the code until it waits; return the commands it issued."""
         self._now = timestamp_from_proto(started.event_time) or self._now
         self._replaying = replaying
@@ -253,6 +263,15 @@ class WorkflowInstance(WorkflowRuntimeImpl):
                     if self._stopped():
                         break
                     self._apply_job(job)
+                if offers:
+                    from rayflow.worker.replay.updates import deliver
+
+                    for offer in offers:
+                        if self._stopped():
+                            break
+                        failure = deliver(self, offer)
+                        if failure is not None and rejected is not None:
+                            rejected.append((offer.update_id, failure))
                 while not self._stopped():
                     self._run_ready(self._stopped)
                     if self._stopped() or not self._check_conditions():

@@ -26,6 +26,8 @@ class CommandType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: _ClassVar[CommandType]
     COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: _ClassVar[CommandType]
     COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: _ClassVar[CommandType]
+    COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE: _ClassVar[CommandType]
+    COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE: _ClassVar[CommandType]
 COMMAND_TYPE_UNSPECIFIED: CommandType
 COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: CommandType
 COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: CommandType
@@ -39,6 +41,8 @@ COMMAND_TYPE_RECORD_MARKER: CommandType
 COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: CommandType
 COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: CommandType
 COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: CommandType
+COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE: CommandType
+COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE: CommandType
 
 class ScheduleActivityTaskCommandAttributes(_message.Message):
     __slots__ = ("activity_id", "activity_type", "task_queue", "input", "schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "resource_label")
@@ -120,7 +124,7 @@ class RecordMarkerCommandAttributes(_message.Message):
     def __init__(self, marker_name: _Optional[str] = ..., details: _Optional[_Mapping[str, _message_pb2.Payloads]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("command_type", "schedule_activity_task_command_attributes", "start_timer_command_attributes", "complete_workflow_execution_command_attributes", "fail_workflow_execution_command_attributes", "request_cancel_activity_task_command_attributes", "cancel_timer_command_attributes", "record_marker_command_attributes", "cancel_workflow_execution_command_attributes", "continue_as_new_workflow_execution_command_attributes", "start_child_workflow_execution_command_attributes")
+    __slots__ = ("command_type", "schedule_activity_task_command_attributes", "start_timer_command_attributes", "complete_workflow_execution_command_attributes", "fail_workflow_execution_command_attributes", "request_cancel_activity_task_command_attributes", "cancel_timer_command_attributes", "record_marker_command_attributes", "cancel_workflow_execution_command_attributes", "continue_as_new_workflow_execution_command_attributes", "start_child_workflow_execution_command_attributes", "accept_workflow_update_command_attributes", "complete_workflow_update_command_attributes")
     COMMAND_TYPE_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_ACTIVITY_TASK_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     START_TIMER_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +136,8 @@ class Command(_message.Message):
     CANCEL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     CONTINUE_AS_NEW_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     START_CHILD_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_WORKFLOW_UPDATE_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_WORKFLOW_UPDATE_COMMAND_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     command_type: CommandType
     schedule_activity_task_command_attributes: ScheduleActivityTaskCommandAttributes
     start_timer_command_attributes: StartTimerCommandAttributes
@@ -143,7 +149,9 @@ class Command(_message.Message):
     cancel_workflow_execution_command_attributes: CancelWorkflowExecutionCommandAttributes
     continue_as_new_workflow_execution_command_attributes: ContinueAsNewWorkflowExecutionCommandAttributes
     start_child_workflow_execution_command_attributes: StartChildWorkflowExecutionCommandAttributes
-    def __init__(self, command_type: _Optional[_Union[CommandType, str]] = ..., schedule_activity_task_command_attributes: _Optional[_Union[ScheduleActivityTaskCommandAttributes, _Mapping]] = ..., start_timer_command_attributes: _Optional[_Union[StartTimerCommandAttributes, _Mapping]] = ..., complete_workflow_execution_command_attributes: _Optional[_Union[CompleteWorkflowExecutionCommandAttributes, _Mapping]] = ..., fail_workflow_execution_command_attributes: _Optional[_Union[FailWorkflowExecutionCommandAttributes, _Mapping]] = ..., request_cancel_activity_task_command_attributes: _Optional[_Union[RequestCancelActivityTaskCommandAttributes, _Mapping]] = ..., cancel_timer_command_attributes: _Optional[_Union[CancelTimerCommandAttributes, _Mapping]] = ..., record_marker_command_attributes: _Optional[_Union[RecordMarkerCommandAttributes, _Mapping]] = ..., cancel_workflow_execution_command_attributes: _Optional[_Union[CancelWorkflowExecutionCommandAttributes, _Mapping]] = ..., continue_as_new_workflow_execution_command_attributes: _Optional[_Union[ContinueAsNewWorkflowExecutionCommandAttributes, _Mapping]] = ..., start_child_workflow_execution_command_attributes: _Optional[_Union[StartChildWorkflowExecutionCommandAttributes, _Mapping]] = ...) -> None: ...
+    accept_workflow_update_command_attributes: AcceptWorkflowUpdateCommandAttributes
+    complete_workflow_update_command_attributes: CompleteWorkflowUpdateCommandAttributes
+    def __init__(self, command_type: _Optional[_Union[CommandType, str]] = ..., schedule_activity_task_command_attributes: _Optional[_Union[ScheduleActivityTaskCommandAttributes, _Mapping]] = ..., start_timer_command_attributes: _Optional[_Union[StartTimerCommandAttributes, _Mapping]] = ..., complete_workflow_execution_command_attributes: _Optional[_Union[CompleteWorkflowExecutionCommandAttributes, _Mapping]] = ..., fail_workflow_execution_command_attributes: _Optional[_Union[FailWorkflowExecutionCommandAttributes, _Mapping]] = ..., request_cancel_activity_task_command_attributes: _Optional[_Union[RequestCancelActivityTaskCommandAttributes, _Mapping]] = ..., cancel_timer_command_attributes: _Optional[_Union[CancelTimerCommandAttributes, _Mapping]] = ..., record_marker_command_attributes: _Optional[_Union[RecordMarkerCommandAttributes, _Mapping]] = ..., cancel_workflow_execution_command_attributes: _Optional[_Union[CancelWorkflowExecutionCommandAttributes, _Mapping]] = ..., continue_as_new_workflow_execution_command_attributes: _Optional[_Union[ContinueAsNewWorkflowExecutionCommandAttributes, _Mapping]] = ..., start_child_workflow_execution_command_attributes: _Optional[_Union[StartChildWorkflowExecutionCommandAttributes, _Mapping]] = ..., accept_workflow_update_command_attributes: _Optional[_Union[AcceptWorkflowUpdateCommandAttributes, _Mapping]] = ..., complete_workflow_update_command_attributes: _Optional[_Union[CompleteWorkflowUpdateCommandAttributes, _Mapping]] = ...) -> None: ...
 
 class ContinueAsNewWorkflowExecutionCommandAttributes(_message.Message):
     __slots__ = ("workflow_type", "task_queue", "input", "workflow_run_timeout", "workflow_task_timeout", "memo", "inherit_memo")
@@ -193,3 +201,23 @@ class StartChildWorkflowExecutionCommandAttributes(_message.Message):
     parent_close_policy: int
     retry_policy: _message_pb2.RetryPolicy
     def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., parent_close_policy: _Optional[int] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ...) -> None: ...
+
+class AcceptWorkflowUpdateCommandAttributes(_message.Message):
+    __slots__ = ("update_id", "name", "input")
+    UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    update_id: str
+    name: str
+    input: _message_pb2.Payloads
+    def __init__(self, update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+
+class CompleteWorkflowUpdateCommandAttributes(_message.Message):
+    __slots__ = ("update_id", "result", "failure")
+    UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    update_id: str
+    result: _message_pb2.Payloads
+    failure: _message_pb2.Failure
+    def __init__(self, update_id: _Optional[str] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...

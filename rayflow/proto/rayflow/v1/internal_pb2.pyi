@@ -201,7 +201,7 @@ class TimerInfo(_message.Message):
     def __init__(self, timer_id: _Optional[str] = ..., started_event_id: _Optional[int] = ..., expiry_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MutableState(_message.Message):
-    __slots__ = ("execution_info", "workflow_task", "activities", "timers", "buffered_events", "children")
+    __slots__ = ("execution_info", "workflow_task", "activities", "timers", "buffered_events", "children", "updates")
     class ActivitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -223,19 +223,42 @@ class MutableState(_message.Message):
         key: int
         value: ChildInfo
         def __init__(self, key: _Optional[int] = ..., value: _Optional[_Union[ChildInfo, _Mapping]] = ...) -> None: ...
+    class UpdatesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: UpdateInfo
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[UpdateInfo, _Mapping]] = ...) -> None: ...
     EXECUTION_INFO_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TASK_FIELD_NUMBER: _ClassVar[int]
     ACTIVITIES_FIELD_NUMBER: _ClassVar[int]
     TIMERS_FIELD_NUMBER: _ClassVar[int]
     BUFFERED_EVENTS_FIELD_NUMBER: _ClassVar[int]
     CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
     execution_info: ExecutionInfo
     workflow_task: WorkflowTaskInfo
     activities: _containers.MessageMap[int, ActivityInfo]
     timers: _containers.MessageMap[str, TimerInfo]
     buffered_events: _containers.RepeatedCompositeFieldContainer[_history_pb2.HistoryEvent]
     children: _containers.MessageMap[int, ChildInfo]
-    def __init__(self, execution_info: _Optional[_Union[ExecutionInfo, _Mapping]] = ..., workflow_task: _Optional[_Union[WorkflowTaskInfo, _Mapping]] = ..., activities: _Optional[_Mapping[int, ActivityInfo]] = ..., timers: _Optional[_Mapping[str, TimerInfo]] = ..., buffered_events: _Optional[_Iterable[_Union[_history_pb2.HistoryEvent, _Mapping]]] = ..., children: _Optional[_Mapping[int, ChildInfo]] = ...) -> None: ...
+    updates: _containers.MessageMap[str, UpdateInfo]
+    def __init__(self, execution_info: _Optional[_Union[ExecutionInfo, _Mapping]] = ..., workflow_task: _Optional[_Union[WorkflowTaskInfo, _Mapping]] = ..., activities: _Optional[_Mapping[int, ActivityInfo]] = ..., timers: _Optional[_Mapping[str, TimerInfo]] = ..., buffered_events: _Optional[_Iterable[_Union[_history_pb2.HistoryEvent, _Mapping]]] = ..., children: _Optional[_Mapping[int, ChildInfo]] = ..., updates: _Optional[_Mapping[str, UpdateInfo]] = ...) -> None: ...
+
+class UpdateInfo(_message.Message):
+    __slots__ = ("update_id", "accepted_event_id", "completed_event_id", "result", "failure")
+    UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    update_id: str
+    accepted_event_id: int
+    completed_event_id: int
+    result: _message_pb2.Payloads
+    failure: _message_pb2.Failure
+    def __init__(self, update_id: _Optional[str] = ..., accepted_event_id: _Optional[int] = ..., completed_event_id: _Optional[int] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class ChildInfo(_message.Message):
     __slots__ = ("initiated_event_id", "namespace", "workflow_id", "workflow_type", "run_id", "started_event_id", "parent_close_policy", "request")

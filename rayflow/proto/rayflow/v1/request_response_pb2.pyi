@@ -252,7 +252,7 @@ class PendingWorkflowTaskInfo(_message.Message):
     def __init__(self, scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class WorkflowExecutionInfo(_message.Message):
-    __slots__ = ("execution", "workflow_type", "start_time", "close_time", "status", "history_length", "task_queue", "first_execution_run_id", "sticky_task_queue")
+    __slots__ = ("execution", "workflow_type", "start_time", "close_time", "status", "history_length", "task_queue", "first_execution_run_id", "sticky_task_queue", "parent_namespace", "parent_workflow_id", "parent_run_id")
     EXECUTION_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -262,6 +262,9 @@ class WorkflowExecutionInfo(_message.Message):
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
     FIRST_EXECUTION_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     STICKY_TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    PARENT_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    PARENT_WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     execution: _message_pb2.WorkflowExecution
     workflow_type: str
     start_time: _timestamp_pb2.Timestamp
@@ -271,7 +274,10 @@ class WorkflowExecutionInfo(_message.Message):
     task_queue: str
     first_execution_run_id: str
     sticky_task_queue: str
-    def __init__(self, execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[WorkflowExecutionStatus, str]] = ..., history_length: _Optional[int] = ..., task_queue: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ...) -> None: ...
+    parent_namespace: str
+    parent_workflow_id: str
+    parent_run_id: str
+    def __init__(self, execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[WorkflowExecutionStatus, str]] = ..., history_length: _Optional[int] = ..., task_queue: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ...) -> None: ...
 
 class DescribeWorkflowExecutionResponse(_message.Message):
     __slots__ = ("workflow_execution_info", "pending_activities", "pending_workflow_task")
@@ -284,7 +290,7 @@ class DescribeWorkflowExecutionResponse(_message.Message):
     def __init__(self, workflow_execution_info: _Optional[_Union[WorkflowExecutionInfo, _Mapping]] = ..., pending_activities: _Optional[_Iterable[_Union[PendingActivityInfo, _Mapping]]] = ..., pending_workflow_task: _Optional[_Union[PendingWorkflowTaskInfo, _Mapping]] = ...) -> None: ...
 
 class PollWorkflowTaskQueueResponse(_message.Message):
-    __slots__ = ("task_token", "workflow_execution", "workflow_type", "previous_started_event_id", "started_event_id", "attempt", "history", "scheduled_time", "started_time", "task_queue", "namespace", "query")
+    __slots__ = ("task_token", "workflow_execution", "workflow_type", "previous_started_event_id", "started_event_id", "attempt", "history", "scheduled_time", "started_time", "task_queue", "namespace", "query", "updates")
     TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_EXECUTION_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -297,6 +303,7 @@ class PollWorkflowTaskQueueResponse(_message.Message):
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
     task_token: bytes
     workflow_execution: _message_pb2.WorkflowExecution
     workflow_type: str
@@ -309,10 +316,63 @@ class PollWorkflowTaskQueueResponse(_message.Message):
     task_queue: str
     namespace: str
     query: WorkflowQuery
-    def __init__(self, task_token: _Optional[bytes] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., previous_started_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., history: _Optional[_Union[_history_pb2.History, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., namespace: _Optional[str] = ..., query: _Optional[_Union[WorkflowQuery, _Mapping]] = ...) -> None: ...
+    updates: _containers.RepeatedCompositeFieldContainer[WorkflowUpdateRequest]
+    def __init__(self, task_token: _Optional[bytes] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., previous_started_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., history: _Optional[_Union[_history_pb2.History, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., namespace: _Optional[str] = ..., query: _Optional[_Union[WorkflowQuery, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[WorkflowUpdateRequest, _Mapping]]] = ...) -> None: ...
+
+class WorkflowUpdateRequest(_message.Message):
+    __slots__ = ("update_id", "name", "input")
+    UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    update_id: str
+    name: str
+    input: _message_pb2.Payloads
+    def __init__(self, update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+
+class WorkflowUpdateRejection(_message.Message):
+    __slots__ = ("update_id", "failure")
+    UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    update_id: str
+    failure: _message_pb2.Failure
+    def __init__(self, update_id: _Optional[str] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
+
+class UpdateWorkflowExecutionRequest(_message.Message):
+    __slots__ = ("namespace", "workflow_id", "run_id", "update_id", "name", "input", "wait_for_stage", "identity")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_STAGE_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    workflow_id: str
+    run_id: str
+    update_id: str
+    name: str
+    input: _message_pb2.Payloads
+    wait_for_stage: int
+    identity: str
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., wait_for_stage: _Optional[int] = ..., identity: _Optional[str] = ...) -> None: ...
+
+class UpdateWorkflowExecutionResponse(_message.Message):
+    __slots__ = ("update_id", "run_id", "stage", "result", "failure")
+    UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    update_id: str
+    run_id: str
+    stage: int
+    result: _message_pb2.Payloads
+    failure: _message_pb2.Failure
+    def __init__(self, update_id: _Optional[str] = ..., run_id: _Optional[str] = ..., stage: _Optional[int] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class RespondWorkflowTaskCompletedRequest(_message.Message):
-    __slots__ = ("task_token", "commands", "identity", "sticky_task_queue", "sticky_schedule_to_start_timeout", "eager_activity_slots", "eager_activity_types")
+    __slots__ = ("task_token", "commands", "identity", "sticky_task_queue", "sticky_schedule_to_start_timeout", "eager_activity_slots", "eager_activity_types", "rejected_updates")
     TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
@@ -320,6 +380,7 @@ class RespondWorkflowTaskCompletedRequest(_message.Message):
     STICKY_SCHEDULE_TO_START_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     EAGER_ACTIVITY_SLOTS_FIELD_NUMBER: _ClassVar[int]
     EAGER_ACTIVITY_TYPES_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_UPDATES_FIELD_NUMBER: _ClassVar[int]
     task_token: bytes
     commands: _containers.RepeatedCompositeFieldContainer[_command_pb2.Command]
     identity: str
@@ -327,7 +388,8 @@ class RespondWorkflowTaskCompletedRequest(_message.Message):
     sticky_schedule_to_start_timeout: _duration_pb2.Duration
     eager_activity_slots: int
     eager_activity_types: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, task_token: _Optional[bytes] = ..., commands: _Optional[_Iterable[_Union[_command_pb2.Command, _Mapping]]] = ..., identity: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., eager_activity_slots: _Optional[int] = ..., eager_activity_types: _Optional[_Iterable[str]] = ...) -> None: ...
+    rejected_updates: _containers.RepeatedCompositeFieldContainer[WorkflowUpdateRejection]
+    def __init__(self, task_token: _Optional[bytes] = ..., commands: _Optional[_Iterable[_Union[_command_pb2.Command, _Mapping]]] = ..., identity: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., eager_activity_slots: _Optional[int] = ..., eager_activity_types: _Optional[_Iterable[str]] = ..., rejected_updates: _Optional[_Iterable[_Union[WorkflowUpdateRejection, _Mapping]]] = ...) -> None: ...
 
 class RespondWorkflowTaskCompletedResponse(_message.Message):
     __slots__ = ("activity_tasks",)

@@ -1,0 +1,156 @@
+"""Workflow updates in a workflow instance (internal).
+
+The service offers the updates waiting for a run with a workflow task (``PollWorkflowTaskQueueResponse.
+updates``). When the task runs live, each offered update is validated (its ``@my_update.validator``, if
+any): a rejection is reported with the task's answer and nothing is recorded; an accepted update issues
+an AcceptWorkflowUpdate command (WORKFLOW_EXECUTION_UPDATE_ACCEPTED, which carries the name and
+arguments) and its handler runs; when the handler returns or raises, a CompleteWorkflowUpdate command
+(WORKFLOW_EXECUTION_UPDATE_COMPLETED) records the result or the failure. An exception in the handler
+fails the update only, never the workflow.
+
+On replay the UPDATE_ACCEPTED events a completed task recorded deliver those updates to that task's
+activation again (after its other jobs, as live), without validation, so the handlers run
+deterministically and their commands match history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rayflow import workflow
+from rayflow.exceptions import ApplicationError, NondeterminismError, PayloadError
+from rayflow.proto.rayflow.v1 import command_pb2, history_pb2, message_pb2
+
+if TYPE_CHECKING:
+    from rayflow.worker.replay.runtime import WorkflowRuntimeImpl
+
+__all__ = ["UpdateOffer", "accept_command", "complete_command", "deliver", "recorded_updates"]
+
+
+@dataclass(frozen=True)
+class UpdateOffer:
+    """An update to deliver in an activation; ``validate`` is False when replaying an accepted one."""
+
+    update_id: str
+    name: str
+    input: message_pb2.Payloads
+    validate: bool = True
+
+
+def accept_command(update_id: str, name: str, input: message_pb2.Payloads) -> command_pb2.Command:
+    """An AcceptWorkflowUpdate command (becomes WORKFLOW_EXECUTION_UPDATE_ACCEPTED)."""
+    return command_pb2.Command(
+        command_type=command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE,
+        accept_workflow_update_command_attributes=command_pb2.AcceptWorkflowUpdateCommandAttributes(
+            update_id=update_id, name=name, input=input
+        ),
+    )
+
+
+def complete_command(
+    update_id: str, *, result: message_pb2.Payloads | None = None, failure: message_pb2.Failure | None = None
+) -> command_pb2.Command:
+    """A CompleteWorkflowUpdate command (becomes WORKFLOW_EXECUTION_UPDATE_COMPLETED)."""
+    attrs = command_pb2.CompleteWorkflowUpdateCommandAttributes(update_id=update_id)
+    if failure is not None:
+        attrs.failure.CopyFrom(failure)
+    elif result is not None:
+        attrs.result.CopyFrom(result)
+    return command_pb2.Command(
+        command_type=command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE,
+        complete_workflow_update_command_attributes=attrs,
+    )
+
+
+def command_update_id(command: command_pb2.Command) -> str | None:
+    """The update id of an update command (None for other commands)."""
+    if command.command_type == command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE:
+        return command.accept_workflow_update_command_attributes.update_id
+    if command.command_type == command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE:
+        return command.complete_workflow_update_command_attributes.update_id
+    return None
+
+
+def event_update_id(event: history_pb2.HistoryEvent) -> str | None:
+    """The update id of an update event (None for other events)."""
+    if event.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        return event.workflow_execution_update_accepted_event_attributes.update_id
+    if event.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+        return event.workflow_execution_update_completed_event_attributes.update_id
+    return None
+
+
+def recorded_updates(events_after_started: Sequence[history_pb2.HistoryEvent]) -> list[UpdateOffer]:
+    """The updates a completed task accepted: its UPDATE_ACCEPTED events, up to the next task's start."""
+    offers = []
+    for event in events_after_started:
+        if event.event_type == history_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            break
+        if event.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            attrs = event.workflow_execution_update_accepted_event_attributes
+            offers.append(UpdateOffer(attrs.update_id, attrs.name, attrs.input, validate=False))
+    return offers
+
+
+def deliver(runtime: WorkflowRuntimeImpl, offer: UpdateOffer) -> message_pb2.Failure | None:
+    """Validate (live) and accept one update, starting its handler; the rejection's failure, or None."""
+    definition = runtime._definition
+    method_name = definition.updates.get(offer.name)
+    obj = runtime._object
+    if method_name is None or obj is None:
+        if not offer.validate:
+            raise runtime._nondeterminism(
+                f"history accepted update {offer.name!r} (id {offer.update_id}) but workflow type "
+                f"{definition.name!r} has no handler for it"
+            )
+        known = ", ".join(sorted(definition.updates)) or "none"
+        error = ApplicationError(
+            f"update {offer.name!r}: workflow type {definition.name!r} has no handler for it (its updates: {known})",
+            type="UpdateNotFound", non_retryable=True,
+        )
+        return runtime._converter.to_failure(error)
+    try:
+        args = runtime._converter.from_payloads(offer.input)
+    except PayloadError as err:
+        if not offer.validate:
+            raise
+        return runtime._converter.to_failure(err)
+    handler = getattr(obj, method_name)
+    if offer.validate:
+        validator = getattr(getattr(handler, "__func__", handler), workflow._UPDATE_VALIDATOR_ATTR, None)
+        if validator is not None:
+            try:
+                validator(obj, *args)
+            except NondeterminismError:
+                raise
+            except Exception as err:
+                return runtime._converter.to_failure(err)
+    runtime._add_command(accept_command(offer.update_id, offer.name, offer.input))
+    runtime.create_task(_run_handler(runtime, offer.update_id, handler, args), name=f"update {offer.name}")
+    return None
+
+
+async def _run_handler(runtime: WorkflowRuntimeImpl, update_id: str, handler: Any, args: list[Any]) -> None:
+    try:
+        result = handler(*args)
+        if inspect.isawaitable(result):
+            result = await result
+    except (NondeterminismError, workflow.ContinueAsNewError) as err:
+        runtime._code_failed(err)
+        return
+    except (Exception, asyncio.CancelledError) as err:
+        runtime._add_command(complete_command(update_id, failure=runtime._converter.to_failure(err)))
+        return
+    except BaseException as err:
+        runtime._code_failed(err, in_handler=True)
+        return
+    try:
+        payloads = runtime._converter.to_payloads([result])
+    except PayloadError as err:
+        runtime._add_command(complete_command(update_id, failure=runtime._converter.to_failure(err)))
+        return
+    runtime._add_command(complete_command(update_id, result=payloads))
