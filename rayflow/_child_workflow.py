@@ -36,6 +36,27 @@ class ChildWorkflowHandle(asyncio.Future):
         self.first_execution_run_id: str | None = None
         self._started: asyncio.Future[ChildWorkflowHandle] = loop.create_future()
 
+    async def signal(self, signal: Callable[..., Any] | str, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()) -> None:
+        """Signal the child (Temporal's SignalExternalWorkflowExecution); returns once the child has it.
+
+        Args:
+            signal: the child's ``@workflow.signal`` method, or the signal name.
+            arg: the single argument (``args`` for several).
+
+        Raises:
+            ApplicationError: the signal could not be delivered (the child is unknown or already closed).
+        """
+        from rayflow import workflow as wf
+
+        runtime = _runtime.current("ChildWorkflowHandle.signal()")
+        if arg is not _NO_ARG:
+            if args:
+                raise ValueError("ChildWorkflowHandle.signal: give either arg or args, not both")
+            args = [arg]
+        await runtime.workflow_signal_child(  # type: ignore[attr-defined]
+            workflow_id=self.id, signal_name=wf._signal_name(signal), args=list(args),
+        )
+
 
 async def start_child_workflow(
     workflow: Callable[..., Any] | str,

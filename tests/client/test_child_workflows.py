@@ -135,3 +135,43 @@ async def test_parent_close_policy(env, task_queue, policy, expected):
             await asyncio.sleep(1.0)
             assert (await child.describe()).status == WorkflowExecutionStatus.RUNNING
             await child.terminate("cleanup")
+
+
+@workflow.defn
+class AwaitsValue:
+    def __init__(self) -> None:
+        self.value: str | None = None
+
+    @workflow.signal
+    def give(self, value: str) -> None:
+        self.value = value
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.value is not None)
+        return self.value or ""
+
+
+@workflow.defn
+class SignalsChild:
+    @workflow.run
+    async def run(self, value: str) -> str:
+        handle = await workflow.start_child_workflow(AwaitsValue.run, id=f"{workflow.info().workflow_id}-child")
+        await handle.signal(AwaitsValue.give, value)
+        return await handle
+
+
+async def test_parent_signals_child_through_its_handle(env, task_queue):
+    client = env.client
+    async with Worker(client, task_queue=task_queue, workflows=[SignalsChild, AwaitsValue]):
+        handle = await client.start_workflow(SignalsChild.run, "forty-two", id="parent-signals",
+                                             task_queue=task_queue)
+        assert await handle.result() == "forty-two"
+        types = [e.event_type for e in (await handle.fetch_history()).events]
+        assert types.count(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED) == 1
+        assert types.count(EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED) == 1
+        assert EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED not in types
+        child = client.get_workflow_handle("parent-signals-child")
+        assert await child.result() == "forty-two"
+        child_types = [e.event_type for e in (await child.fetch_history()).events]
+        assert child_types.count(EventType.WORKFLOW_EXECUTION_SIGNALED) == 1

@@ -146,3 +146,89 @@ def needs_parent_notice(state: internal_pb2.MutableState) -> bool:
     return (bool(info.parent_workflow_id) and not info.parent_notified
             and info.status != RR.WORKFLOW_EXECUTION_STATUS_RUNNING
             and info.status != RR.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW)
+
+
+# -- signals to other workflows (a child's handle.signal) ------------------------------------------------
+
+SIGNAL_REQUEST_IDS_KEPT = 100  # the latest signal request ids a run remembers (dedupe of resent signals)
+
+
+def initiate_signal(builder: StateBuilder, attrs: command_pb2.SignalExternalWorkflowExecutionCommandAttributes,
+                    completed_event_id: int) -> None:
+    """A SignalExternalWorkflowExecution command: SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED and a pending send."""
+    info = builder.info
+    event_attrs = history_pb2.SignalExternalWorkflowExecutionInitiatedEventAttributes(
+        workflow_task_completed_event_id=completed_event_id,
+        namespace=attrs.namespace or info.namespace,
+        workflow_execution=message_pb2.WorkflowExecution(workflow_id=attrs.workflow_id, run_id=attrs.run_id),
+        signal_name=attrs.signal_name, input=attrs.input, control=attrs.control,
+        child_workflow_only=attrs.child_workflow_only,
+    )
+    event = builder.add_event(ET.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, event_attrs)
+    pending = builder.state.external_signals[event.event_id]
+    pending.initiated_event_id = event.event_id
+    pending.namespace = event_attrs.namespace
+    pending.workflow_id = attrs.workflow_id
+    pending.run_id = attrs.run_id
+    pending.signal_name = attrs.signal_name
+    pending.input.CopyFrom(attrs.input)
+    pending.control = attrs.control
+    pending.request_id = f"signal-{info.run_id}-{event.event_id}"
+
+
+def record_signal_sent(builder: StateBuilder, initiated_event_id: int, delivered: bool) -> bool:
+    """EXTERNAL_WORKFLOW_EXECUTION_SIGNALED (or SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED); False when recorded."""
+    pending = builder.state.external_signals.get(initiated_event_id)
+    if not builder.is_open or pending is None:
+        return False
+    del builder.state.external_signals[initiated_event_id]
+    execution = message_pb2.WorkflowExecution(workflow_id=pending.workflow_id, run_id=pending.run_id)
+    if delivered:
+        builder.add_input_event(
+            ET.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+            history_pb2.ExternalWorkflowExecutionSignaledEventAttributes(
+                initiated_event_id=initiated_event_id, namespace=pending.namespace, workflow_execution=execution,
+                control=pending.control,
+            ),
+        )
+    else:
+        builder.add_input_event(
+            ET.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+            history_pb2.SignalExternalWorkflowExecutionFailedEventAttributes(
+                cause=1, namespace=pending.namespace, workflow_execution=execution,
+                initiated_event_id=initiated_event_id, control=pending.control,
+            ),
+        )
+    return True
+
+
+def unsent_signals(state: internal_pb2.MutableState) -> list[internal_pb2.ExternalSignalInfo]:
+    """Signals initiated but not yet known delivered: they are (re)sent."""
+    if state.execution_info.status != RR.WORKFLOW_EXECUTION_STATUS_RUNNING:
+        return []
+    return list(state.external_signals.values())
+
+
+def remember_signal_request(state: internal_pb2.MutableState, request_id: str) -> bool:
+    """Keep a received signal's request id; False when it was recorded already (a resend)."""
+    if not request_id:
+        return True
+    if request_id in state.signal_request_ids:
+        return False
+    state.signal_request_ids.append(request_id)
+    if len(state.signal_request_ids) > SIGNAL_REQUEST_IDS_KEPT:
+        del state.signal_request_ids[: len(state.signal_request_ids) - SIGNAL_REQUEST_IDS_KEPT]
+    return True
+
+
+def needs_close_policy(state: internal_pb2.MutableState) -> list[internal_pb2.ChildInfo]:
+    """Started children of a closed parent whose close policy (terminate / request cancel) is not applied yet."""
+    if state.execution_info.status == RR.WORKFLOW_EXECUTION_STATUS_RUNNING:
+        return []
+    return [child for child in state.children.values()
+            if child.run_id and child.parent_close_policy != ABANDON and not child.close_policy_applied]
+
+
+def needs_attention(state: internal_pb2.MutableState) -> bool:
+    """A closed run with cross-shard work left (tell its parent; apply its close policy to children)."""
+    return needs_parent_notice(state) or bool(needs_close_policy(state))

@@ -103,6 +103,14 @@ def apply_commands(
                     "StartChildWorkflowExecution: workflow_id and workflow_type are required",
                 )
             children.initiate(builder, attrs, completed_event_id, identity)
+        elif kind == CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+            attrs = command.signal_external_workflow_execution_command_attributes
+            if not attrs.workflow_id or not attrs.signal_name:
+                raise BadCommandError(
+                    history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+                    "SignalExternalWorkflowExecution: workflow_id and signal_name are required",
+                )
+            children.initiate_signal(builder, attrs, completed_event_id)
         elif kind in (CT.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE, CT.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE):
             from rayflow.service.history import updates
 

@@ -96,7 +96,7 @@ class HistoryShard:
             state = internal_pb2.MutableState.FromString(record.state)
             key = (record.namespace, record.workflow_id, record.run_id)
             if state.execution_info.status != RUNNING:
-                # Closed, but its parent was not told yet (the shard died in between): tell it now.
+                # Closed, with cross-shard work left when the shard died (tell the parent, close children).
                 info = state.execution_info
                 events = await self._store.read_history(
                     self._index, *key, first_event_id=info.close_event_id, last_event_id=info.close_event_id
@@ -620,10 +620,14 @@ class HistoryShard:
         request = RR.SignalWorkflowExecutionRequest.FromString(request_bytes)
         if not request.signal_name:
             raise ValueError("signal_workflow: signal_name is required")
-        return await self._add_input(
-            request.namespace, request.workflow_id, request.run_id, "signalled",
-            lambda builder: builder.signal(request.signal_name, request.input, request.identity),
-        )
+
+        def add(builder: StateBuilder) -> None:
+            children.remember_signal_request(builder.state, request.request_id)
+            builder.signal(request.signal_name, request.input, request.identity)
+
+        # A non-empty request id already recorded (a resend, e.g. a parent's after a crash) is not recorded again.
+        return await self._add_input(request.namespace, request.workflow_id, request.run_id, "signalled", add,
+                                     dedupe_id=request.request_id)
 
     async def request_cancel_workflow(self, request_bytes: bytes) -> str:
         """Ask a running run to cancel (its code sees asyncio.CancelledError); returns its run id."""
@@ -635,11 +639,13 @@ class HistoryShard:
         )
 
     async def _add_input(self, namespace: str, workflow_id: str, run_id: str, what: str,
-                         add: Callable[[StateBuilder], None]) -> str:
+                         add: Callable[[StateBuilder], None], dedupe_id: str = "") -> str:
         key = await self._resolve(namespace, workflow_id, run_id)
         continued = []
 
-        def mutate(builder: StateBuilder) -> bool:
+        def mutate(builder: StateBuilder) -> object:
+            if dedupe_id and dedupe_id in builder.state.signal_request_ids:
+                return UNCHANGED  # recorded already
             if not run_id and builder.info.status == RR.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
                 continued.append(True)  # the run continued as new since it was resolved: the input goes to its successor
                 return False
@@ -653,7 +659,7 @@ class HistoryShard:
 
         if await self._transact(key, mutate) is None:
             if continued:
-                return await self._add_input(namespace, workflow_id, run_id, what, add)
+                return await self._add_input(namespace, workflow_id, run_id, what, add, dedupe_id)
             raise WorkflowNotFoundError(f"workflow {key[1]!r} run {key[2]!r} not found in namespace {key[0]!r}")
         return key[2]
 
@@ -672,12 +678,13 @@ class HistoryShard:
         the parent close policy to the open children of a closed run."""
         for child in children.unstarted(state):
             self._spawn_child_work(("start", key, child.initiated_event_id), self._start_child(key, child))
+        for pending in children.unsent_signals(state):
+            self._spawn_child_work(("signal", key, pending.initiated_event_id), self._send_signal(key, pending))
         if close_event is not None and children.needs_parent_notice(state):
             self._spawn_child_work(("notify", key), self._notify_parent(key, state, close_event))
         if close_event is not None:
-            for child in state.children.values():
-                if child.run_id and child.parent_close_policy != children.ABANDON:
-                    self._spawn_child_work(("close", key, child.initiated_event_id), self._close_child(key, child))
+            for child in children.needs_close_policy(state):
+                self._spawn_child_work(("close", key, child.initiated_event_id), self._close_child(key, child))
 
     def _spawn_child_work(self, ident: tuple, coro: Any) -> None:
         if ident in self._child_work_inflight:
@@ -715,6 +722,10 @@ class HistoryShard:
                 child = state.children.get(ident[2])
                 if child is not None and not child.run_id and state.execution_info.status == RUNNING:
                     await self._start_child(key, child)
+            elif ident[0] == "signal":
+                pending = state.external_signals.get(ident[2])
+                if pending is not None and state.execution_info.status == RUNNING:
+                    await self._send_signal(key, pending)
             elif ident[0] == "notify":
                 if children.needs_parent_notice(state):
                     info = state.execution_info
@@ -723,7 +734,7 @@ class HistoryShard:
                     await self._notify_parent(key, state, history_pb2.HistoryEvent.FromString(events[0]))
             elif ident[0] == "close":
                 child = state.children.get(ident[2])
-                if child is not None:
+                if child is not None and not child.close_policy_applied:
                     await self._close_child(key, child)
         return step()
 
@@ -739,6 +750,20 @@ class HistoryShard:
             await self._transact(key, lambda builder: children.record_start_failed(builder, initiated))
             return
         await self._transact(key, lambda builder: children.record_started(builder, initiated, response.run_id))
+
+    async def _send_signal(self, key: Key, pending: internal_pb2.ExternalSignalInfo) -> None:
+        """Deliver a signal this run initiated (idempotent by its request id) and record the outcome."""
+        initiated = pending.initiated_event_id
+        try:
+            await self._history.signal_workflow(RR.SignalWorkflowExecutionRequest(
+                namespace=pending.namespace, workflow_id=pending.workflow_id, run_id=pending.run_id,
+                signal_name=pending.signal_name, input=pending.input, identity=f"workflow {key[1]}",
+                request_id=pending.request_id,
+            ))
+        except WorkflowNotFoundError:
+            await self._transact(key, lambda builder: children.record_signal_sent(builder, initiated, False))
+            return
+        await self._transact(key, lambda builder: children.record_signal_sent(builder, initiated, True))
 
     async def _notify_parent(self, key: Key, state: internal_pb2.MutableState,
                              close_event: history_pb2.HistoryEvent) -> None:
@@ -769,6 +794,16 @@ class HistoryShard:
                     reason="parent closed", identity="rayflow-history"))
         except WorkflowNotFoundError:
             pass  # the child closed already
+        initiated = child.initiated_event_id
+
+        def applied(builder: StateBuilder) -> bool:
+            entry = builder.state.children.get(initiated)
+            if entry is None or entry.close_policy_applied:
+                return False
+            entry.close_policy_applied = True  # clears the run's needs_attention in the same write
+            return True
+
+        await self._transact(key, applied)
 
     # -- checks -------------------------------------------------------------------------------
     @staticmethod
@@ -891,7 +926,7 @@ class HistoryShard:
                 start_time=info.start_time.ToDatetime().timestamp(),
                 close_time=info.close_time.ToDatetime().timestamp() if info.HasField("close_time") else 0.0,
                 request_id=info.request_id,
-                needs_attention=info.status != RUNNING and children.needs_parent_notice(builder.state),
+                needs_attention=info.status != RUNNING and children.needs_attention(builder.state),
             ))
         try:
             await self._store.write(self._index, self._range_id, writes)

@@ -206,6 +206,21 @@ def start_child_workflow(
     )
 
 
+def signal_external_workflow(
+    *, workflow_id: str, run_id: str, signal_name: str, input: message_pb2.Payloads, seq: int,
+    child_workflow_only: bool = True,
+) -> Command:
+    """A SignalExternalWorkflowExecution command (``seq`` numbers the workflow's signals, as ``control``)."""
+    attrs = command_pb2.SignalExternalWorkflowExecutionCommandAttributes(
+        workflow_id=workflow_id, run_id=run_id, signal_name=signal_name, input=input, control=str(seq),
+        child_workflow_only=child_workflow_only,
+    )
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION,
+        signal_external_workflow_execution_command_attributes=attrs,
+    )
+
+
 # -- matching ----------------------------------------------------------------------------------------
 
 
@@ -235,6 +250,11 @@ def matches(command: Command, event: HistoryEvent) -> bool:
         cmd_child = command.start_child_workflow_execution_command_attributes
         ev_child = event.start_child_workflow_execution_initiated_event_attributes
         return cmd_child.workflow_id == ev_child.workflow_id and cmd_child.workflow_type == ev_child.workflow_type
+    if kind == command_pb2.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+        cmd_sig = command.signal_external_workflow_execution_command_attributes
+        ev_sig = event.signal_external_workflow_execution_initiated_event_attributes
+        return (cmd_sig.workflow_id == ev_sig.workflow_execution.workflow_id
+                and cmd_sig.signal_name == ev_sig.signal_name and cmd_sig.control == ev_sig.control)
     if kind in (command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE, command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE):
         from rayflow.worker.replay import updates
 
@@ -260,6 +280,9 @@ def describe_command(command: Command) -> str:
         return f"{name} (activity scheduled at event {scheduled})"
     if kind == command_pb2.COMMAND_TYPE_RECORD_MARKER:
         return f"{name} {command.record_marker_command_attributes.marker_name!r}"
+    if kind == command_pb2.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+        attrs_s = command.signal_external_workflow_execution_command_attributes
+        return f"{name} signal {attrs_s.signal_name!r} to workflow {attrs_s.workflow_id!r} (seq {attrs_s.control})"
     return name
 
 
@@ -279,6 +302,10 @@ def describe_event(event: HistoryEvent) -> str:
         return f"{name} (activity scheduled at event {scheduled})"
     if kind == history_pb2.EVENT_TYPE_MARKER_RECORDED:
         return f"{name} {event.marker_recorded_event_attributes.marker_name!r}"
+    if kind == history_pb2.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+        attrs_s = event.signal_external_workflow_execution_initiated_event_attributes
+        return (f"{name} signal {attrs_s.signal_name!r} to workflow {attrs_s.workflow_execution.workflow_id!r} "
+                f"(seq {attrs_s.control})")
     return name
 
 

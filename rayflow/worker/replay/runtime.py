@@ -79,6 +79,8 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         self._activities: dict[int, workflow.ActivityHandle] = {}  # by ACTIVITY_TASK_SCHEDULED event id
         self._timers: dict[str, WorkflowTimer] = {}
         self._children: dict[int, Any] = {}  # child workflow handles, by START_CHILD_..._INITIATED event id
+        self._signal_seq = 0
+        self._external_signals: dict[int, tuple[asyncio.Future[None], str, str]] = {}  # by SIGNAL_EXTERNAL_..._INITIATED id
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[Any]]] = []
         self._object: Any = None  # the workflow object, created by the start job
         self._signal_handlers: dict[str | None, Callable[..., Any]] = {}  # None: the dynamic handler
@@ -132,6 +134,8 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             self._request_cancel()
         elif kind in jobs.CHILD_EVENT_TYPES:
             self._resolve_child(event)
+        elif kind in jobs.EXTERNAL_SIGNAL_EVENT_TYPES:
+            self._resolve_external_signal(event)
 
     def _start(self, event: HistoryEvent) -> None:
         attrs = event.workflow_execution_started_event_attributes
@@ -361,6 +365,48 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             handle.set_result(self._converter.from_payload(event.child_workflow_execution_completed_event_attributes.result))
         else:
             handle.set_exception(jobs.child_error(event, data_converter=self._converter))
+
+    def workflow_signal_child(self, *, workflow_id: str, signal_name: str, args: list[Any]) -> asyncio.Future[None]:
+        """A SignalExternalWorkflowExecution command to a child; the future resolves once the child has the
+        signal (EXTERNAL_WORKFLOW_EXECUTION_SIGNALED) and fails on SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED."""
+        try:
+            payloads = self._converter.to_payloads(list(args))
+        except PayloadError as err:
+            self._record_task_failure(err)
+            raise
+        self._signal_seq += 1
+        command = commands.signal_external_workflow(
+            workflow_id=workflow_id, run_id="", signal_name=signal_name, input=payloads, seq=self._signal_seq,
+        )
+        future: asyncio.Future[None] = self.create_future()
+
+        def recorded(event: HistoryEvent) -> None:
+            self._external_signals[event.event_id] = (future, workflow_id, signal_name)
+
+        self._add_command(command, on_recorded=recorded)
+        return future
+
+    def _resolve_external_signal(self, event: HistoryEvent) -> None:
+        from rayflow.exceptions import ApplicationError
+
+        attrs = getattr(event, event.WhichOneof("attributes"))
+        initiated = attrs.initiated_event_id
+        entry = self._external_signals.pop(initiated, None)
+        if entry is None:
+            raise self._nondeterminism(
+                f"history has {commands.describe_event(event)} at event {event.event_id} for the signal initiated "
+                f"at event {initiated}, but the workflow code sent no signal there"
+            )
+        future, workflow_id, signal_name = entry
+        if future.done():
+            return
+        if event.event_type == history_pb2.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED:
+            future.set_result(None)
+        else:
+            future.set_exception(ApplicationError(
+                f"Signal {signal_name!r} to workflow {workflow_id!r} failed: the workflow was not found or is "
+                f"already closed", type="SignalExternalWorkflowExecutionFailed", non_retryable=True,
+            ))
 
     def _fire_timer(self, event: HistoryEvent) -> None:
         timer_id = event.timer_fired_event_attributes.timer_id

@@ -201,7 +201,7 @@ class TimerInfo(_message.Message):
     def __init__(self, timer_id: _Optional[str] = ..., started_event_id: _Optional[int] = ..., expiry_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MutableState(_message.Message):
-    __slots__ = ("execution_info", "workflow_task", "activities", "timers", "buffered_events", "children", "updates")
+    __slots__ = ("execution_info", "workflow_task", "activities", "timers", "buffered_events", "children", "updates", "external_signals", "signal_request_ids")
     class ActivitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -230,6 +230,13 @@ class MutableState(_message.Message):
         key: str
         value: UpdateInfo
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[UpdateInfo, _Mapping]] = ...) -> None: ...
+    class ExternalSignalsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: ExternalSignalInfo
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[_Union[ExternalSignalInfo, _Mapping]] = ...) -> None: ...
     EXECUTION_INFO_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TASK_FIELD_NUMBER: _ClassVar[int]
     ACTIVITIES_FIELD_NUMBER: _ClassVar[int]
@@ -237,6 +244,8 @@ class MutableState(_message.Message):
     BUFFERED_EVENTS_FIELD_NUMBER: _ClassVar[int]
     CHILDREN_FIELD_NUMBER: _ClassVar[int]
     UPDATES_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_REQUEST_IDS_FIELD_NUMBER: _ClassVar[int]
     execution_info: ExecutionInfo
     workflow_task: WorkflowTaskInfo
     activities: _containers.MessageMap[int, ActivityInfo]
@@ -244,7 +253,9 @@ class MutableState(_message.Message):
     buffered_events: _containers.RepeatedCompositeFieldContainer[_history_pb2.HistoryEvent]
     children: _containers.MessageMap[int, ChildInfo]
     updates: _containers.MessageMap[str, UpdateInfo]
-    def __init__(self, execution_info: _Optional[_Union[ExecutionInfo, _Mapping]] = ..., workflow_task: _Optional[_Union[WorkflowTaskInfo, _Mapping]] = ..., activities: _Optional[_Mapping[int, ActivityInfo]] = ..., timers: _Optional[_Mapping[str, TimerInfo]] = ..., buffered_events: _Optional[_Iterable[_Union[_history_pb2.HistoryEvent, _Mapping]]] = ..., children: _Optional[_Mapping[int, ChildInfo]] = ..., updates: _Optional[_Mapping[str, UpdateInfo]] = ...) -> None: ...
+    external_signals: _containers.MessageMap[int, ExternalSignalInfo]
+    signal_request_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, execution_info: _Optional[_Union[ExecutionInfo, _Mapping]] = ..., workflow_task: _Optional[_Union[WorkflowTaskInfo, _Mapping]] = ..., activities: _Optional[_Mapping[int, ActivityInfo]] = ..., timers: _Optional[_Mapping[str, TimerInfo]] = ..., buffered_events: _Optional[_Iterable[_Union[_history_pb2.HistoryEvent, _Mapping]]] = ..., children: _Optional[_Mapping[int, ChildInfo]] = ..., updates: _Optional[_Mapping[str, UpdateInfo]] = ..., external_signals: _Optional[_Mapping[int, ExternalSignalInfo]] = ..., signal_request_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpdateInfo(_message.Message):
     __slots__ = ("update_id", "accepted_event_id", "completed_event_id", "result", "failure")
@@ -261,7 +272,7 @@ class UpdateInfo(_message.Message):
     def __init__(self, update_id: _Optional[str] = ..., accepted_event_id: _Optional[int] = ..., completed_event_id: _Optional[int] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class ChildInfo(_message.Message):
-    __slots__ = ("initiated_event_id", "namespace", "workflow_id", "workflow_type", "run_id", "started_event_id", "parent_close_policy", "request")
+    __slots__ = ("initiated_event_id", "namespace", "workflow_id", "workflow_type", "run_id", "started_event_id", "parent_close_policy", "request", "close_policy_applied")
     INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
@@ -270,6 +281,7 @@ class ChildInfo(_message.Message):
     STARTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_CLOSE_POLICY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_POLICY_APPLIED_FIELD_NUMBER: _ClassVar[int]
     initiated_event_id: int
     namespace: str
     workflow_id: str
@@ -278,4 +290,25 @@ class ChildInfo(_message.Message):
     started_event_id: int
     parent_close_policy: int
     request: _request_response_pb2.StartWorkflowExecutionRequest
-    def __init__(self, initiated_event_id: _Optional[int] = ..., namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., run_id: _Optional[str] = ..., started_event_id: _Optional[int] = ..., parent_close_policy: _Optional[int] = ..., request: _Optional[_Union[_request_response_pb2.StartWorkflowExecutionRequest, _Mapping]] = ...) -> None: ...
+    close_policy_applied: bool
+    def __init__(self, initiated_event_id: _Optional[int] = ..., namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., run_id: _Optional[str] = ..., started_event_id: _Optional[int] = ..., parent_close_policy: _Optional[int] = ..., request: _Optional[_Union[_request_response_pb2.StartWorkflowExecutionRequest, _Mapping]] = ..., close_policy_applied: _Optional[bool] = ...) -> None: ...
+
+class ExternalSignalInfo(_message.Message):
+    __slots__ = ("initiated_event_id", "namespace", "workflow_id", "run_id", "signal_name", "input", "control", "request_id")
+    INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_NAME_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    initiated_event_id: int
+    namespace: str
+    workflow_id: str
+    run_id: str
+    signal_name: str
+    input: _message_pb2.Payloads
+    control: str
+    request_id: str
+    def __init__(self, initiated_event_id: _Optional[int] = ..., namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., control: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
