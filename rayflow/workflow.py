@@ -260,23 +260,34 @@ def signal(fn: CallableType | None = None, *, name: str | None = None, dynamic: 
     return decorate
 
 
+def _handler_marker(handler_or_name: Any, attr: str, kind: str) -> Any:
+    """The marker a ``@workflow.<kind>`` decorator left on a method, or the name itself (clients pass either).
+
+    Raises ``ValueError`` for an empty name and ``TypeError`` for something that is neither.
+    """
+    if isinstance(handler_or_name, str):
+        if not handler_or_name:
+            raise ValueError(f"{kind} name must not be empty")
+        return handler_or_name
+    marker = getattr(getattr(handler_or_name, "__func__", handler_or_name), attr, None)
+    if marker is None:
+        raise TypeError(
+            f"{getattr(handler_or_name, '__qualname__', handler_or_name)!r} is not a{'n' if kind[0] in 'aeiou' else ''} "
+            f"{kind}: pass a method decorated @workflow.{kind} (e.g. MyWorkflow.my_{kind}) or the {kind} name"
+        )
+    return marker
+
+
 def _signal_name(signal_or_name: Any) -> str:
     """The signal name of a ``@workflow.signal`` method, or the name itself (clients use it)."""
-    if isinstance(signal_or_name, str):
-        if not signal_or_name:
-            raise ValueError("signal name must not be empty")
-        return signal_or_name
-    signal_defn = getattr(getattr(signal_or_name, "__func__", signal_or_name), _SIGNAL_ATTR, None)
-    if not isinstance(signal_defn, _SignalDefinition):
-        raise TypeError(
-            f"{getattr(signal_or_name, '__qualname__', signal_or_name)!r} is not a signal: pass a method decorated "
-            f"@workflow.signal (e.g. MyWorkflow.my_signal) or the signal name"
-        )
-    if signal_defn.name is None:
+    marker = _handler_marker(signal_or_name, _SIGNAL_ATTR, "signal")
+    if isinstance(marker, str):
+        return marker
+    if marker.name is None:
         raise ValueError(
             f"{signal_or_name.__qualname__} is the dynamic signal handler: pass the name of the signal to send"
         )
-    return signal_defn.name
+    return marker.name
 
 
 @overload
@@ -320,17 +331,7 @@ def query(fn: CallableType | None = None, *, name: str | None = None) -> Any:
 
 def _query_name(query_or_name: Any) -> str:
     """The query name of a ``@workflow.query`` method, or the name itself (clients use it)."""
-    if isinstance(query_or_name, str):
-        if not query_or_name:
-            raise ValueError("query name must not be empty")
-        return query_or_name
-    query_name = getattr(getattr(query_or_name, "__func__", query_or_name), _QUERY_ATTR, None)
-    if not isinstance(query_name, str):
-        raise TypeError(
-            f"{getattr(query_or_name, '__qualname__', query_or_name)!r} is not a query: pass a method decorated "
-            f"@workflow.query (e.g. MyWorkflow.my_query) or the query name"
-        )
-    return query_name
+    return _handler_marker(query_or_name, _QUERY_ATTR, "query")
 
 
 @overload
@@ -383,17 +384,7 @@ def update(fn: CallableType | None = None, *, name: str | None = None) -> Any:
 
 def _update_name(update_or_name: Any) -> str:
     """The update name of a ``@workflow.update`` method, or the name itself (clients use it)."""
-    if isinstance(update_or_name, str):
-        if not update_or_name:
-            raise ValueError("update name must not be empty")
-        return update_or_name
-    update_name = getattr(getattr(update_or_name, "__func__", update_or_name), _UPDATE_ATTR, None)
-    if not isinstance(update_name, str):
-        raise TypeError(
-            f"{getattr(update_or_name, '__qualname__', update_or_name)!r} is not an update: pass a method decorated "
-            f"@workflow.update (e.g. MyWorkflow.my_update) or the update name"
-        )
-    return update_name
+    return _handler_marker(update_or_name, _UPDATE_ATTR, "update")
 
 
 def set_signal_handler(name: str, handler: Callable[..., Any] | None) -> None:
