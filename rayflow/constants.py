@@ -12,6 +12,14 @@ DEFAULT_NAMESPACE = "default"
 DEFAULT_DATA_DIR = ".rayflow"
 DATA_DIR_ENV = "RAYFLOW_DATA_DIR"
 
+#: The gRPC frontend (``rayflow server start``): loopback and Temporal's port unless told otherwise.
+DEFAULT_FRONTEND_BIND = "127.0.0.1"
+DEFAULT_FRONTEND_PORT = 7233
+DEFAULT_FRONTEND_ADDRESS = f"{DEFAULT_FRONTEND_BIND}:{DEFAULT_FRONTEND_PORT}"
+#: Environment variables read by the CLI (and ``Client.connect`` for the API key).
+ADDRESS_ENV = "RAYFLOW_ADDRESS"
+API_KEY_ENV = "RAYFLOW_API_KEY"
+
 #: Number of history shards; fixed when a data directory is created.
 DEFAULT_NUM_SHARDS = 4
 #: Number of Matching actors hosting all task-queue partitions.
@@ -49,3 +57,6 @@ MAX_WORKFLOW_TASK_BACKOFF_S = 10.0
 DEFAULT_GRACEFUL_SHUTDOWN_S = 10.0
 #: How long a Worker waits for Ray to place its replicas before it reports what is missing.
 DEFAULT_PLACEMENT_TIMEOUT_S = 60.0
+#: Largest payload (serialized Payloads: arguments, a result, failure or heartbeat details) the service
+#: accepts: 2 MB, Temporal's blob size limit. Larger data belongs in a file or object store, passed by reference.
+DEFAULT_MAX_PAYLOAD_SIZE = 2 * 1024 * 1024

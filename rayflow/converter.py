@@ -5,18 +5,28 @@ writes ``binary/null`` for ``None``, ``binary/plain`` for ``bytes``, ``json/plai
 only of dicts with string keys, lists, strings, numbers and booleans, and ``binary/cloudpickle``
 for every other Python object (dataclasses, numpy arrays, tuples, ...). Conversion runs only in
 clients and workers: the service stores the bytes and never decodes them.
+
+A ``PayloadCodec`` (as in Temporal) then rewrites whole payloads: ``EncryptionCodec`` (AES-256-GCM)
+and ``ZlibCompressionCodec`` ship here, and a list of codecs chains them. Clients and workers run the
+codec at their edge, around every request and task, so the service and its store only ever see
+what the codec produced (ciphertext, for encryption).
 """
 
 from __future__ import annotations
 
+import abc
 import json
+import os
 import traceback
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import cloudpickle
+from google.protobuf.message import Message
 
+from rayflow import _payload_visitor
 from rayflow.common import RetryState, TimeoutType, duration_to_proto
 from rayflow.exceptions import (
     ActivityError,
@@ -32,18 +42,28 @@ from rayflow.exceptions import (
 from rayflow.proto.rayflow.v1 import message_pb2
 
 __all__ = [
+    "CompositePayloadCodec",
     "DataConverter",
     "DefaultPayloadConverter",
-    "ENCODING_NULL",
     "ENCODING_BINARY",
-    "ENCODING_JSON",
     "ENCODING_CLOUDPICKLE",
+    "ENCODING_ENCRYPTED",
+    "ENCODING_JSON",
+    "ENCODING_NULL",
+    "ENCODING_ZLIB",
+    "EncryptionCodec",
+    "PayloadCodec",
+    "ZlibCompressionCodec",
 ]
 
 ENCODING_NULL = b"binary/null"
 ENCODING_BINARY = b"binary/plain"
 ENCODING_JSON = b"json/plain"
 ENCODING_CLOUDPICKLE = b"binary/cloudpickle"
+ENCODING_ENCRYPTED = b"binary/encrypted"
+ENCODING_ZLIB = b"binary/zlib"
+#: Metadata key naming the key an encrypted payload was encrypted with.
+METADATA_ENCRYPTION_KEY_ID = "encryption-key-id"
 
 _MAX_CAUSE_DEPTH = 20
 
@@ -106,18 +126,237 @@ class DefaultPayloadConverter:
         )
 
 
+class PayloadCodec(abc.ABC):
+    """Rewrites whole payloads after conversion (encryption, compression), as Temporal's ``PayloadCodec``.
+
+    ``encode`` and ``decode`` take a list of payloads and return one payload for each, in order.
+    ``decode`` must pass through unchanged the payloads it did not encode (look at their ``encoding``).
+    """
+
+    @abc.abstractmethod
+    async def encode(self, payloads: Sequence[message_pb2.Payload]) -> list[message_pb2.Payload]:
+        """Encode payloads (one result per payload, same order)."""
+
+    @abc.abstractmethod
+    async def decode(self, payloads: Sequence[message_pb2.Payload]) -> list[message_pb2.Payload]:
+        """Undo ``encode`` (one result per payload, same order); other payloads come back as they are."""
+
+
+class CompositePayloadCodec(PayloadCodec):
+    """Chains codecs: ``encode`` runs them in the order given, ``decode`` in reverse.
+
+    Args:
+        codecs: e.g. ``[ZlibCompressionCodec(), EncryptionCodec(...)]`` (compress, then encrypt).
+    """
+
+    def __init__(self, codecs: Sequence[PayloadCodec]) -> None:
+        self.codecs = tuple(codecs)
+        for codec in self.codecs:
+            if not isinstance(codec, PayloadCodec):
+                raise TypeError(f"{codec!r} is not a PayloadCodec: subclass rayflow.converter.PayloadCodec")
+
+    async def encode(self, payloads: Sequence[message_pb2.Payload]) -> list[message_pb2.Payload]:
+        result = list(payloads)
+        for codec in self.codecs:
+            result = await codec.encode(result)
+        return result
+
+    async def decode(self, payloads: Sequence[message_pb2.Payload]) -> list[message_pb2.Payload]:
+        result = list(payloads)
+        for codec in reversed(self.codecs):
+            result = await codec.decode(result)
+        return result
+
+
+def _aesgcm() -> Any:
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    except ImportError as err:
+        raise ImportError(
+            "EncryptionCodec needs the 'cryptography' package: pip install 'rayflow[encryption]'"
+        ) from err
+    return AESGCM
+
+
+class EncryptionCodec(PayloadCodec):
+    """Encrypts each payload with AES-256-GCM; the key id travels in the payload's metadata.
+
+    The whole original payload (its metadata too) is the plaintext, so the service sees only
+    ``encoding=binary/encrypted``, ``encryption-key-id`` and ciphertext. To rotate keys, add the new
+    key, make it ``key_id`` and keep the old ones in ``keys``: payloads written with an old key still
+    decode. Needs the ``cryptography`` package (``pip install 'rayflow[encryption]'``).
+
+    Args:
+        keys: key id -> 32-byte key (e.g. ``os.urandom(32)``); every key that may have to decode.
+        key_id: the id of the key new payloads are encrypted with (must be in ``keys``).
+    """
+
+    _NONCE_SIZE = 12
+
+    def __init__(self, keys: Mapping[str, bytes], key_id: str) -> None:
+        aesgcm = _aesgcm()
+        if key_id not in keys:
+            raise ValueError(f"key_id {key_id!r} is not in keys (ids: {', '.join(sorted(keys)) or 'none'})")
+        for kid, key in keys.items():
+            if not isinstance(key, (bytes, bytearray)) or len(key) != 32:
+                raise ValueError(
+                    f"key {kid!r} must be 32 bytes (AES-256), got "
+                    f"{len(key) if isinstance(key, (bytes, bytearray)) else type(key).__name__}; "
+                    f"make one with os.urandom(32)"
+                )
+        self.key_id = key_id
+        self._keys = {kid: bytes(key) for kid, key in keys.items()}
+        self._ciphers = {kid: aesgcm(key) for kid, key in self._keys.items()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to worker replicas (other processes): the keys travel, the (unpicklable) ciphers are rebuilt.
+        return (EncryptionCodec, (self._keys, self.key_id))
+
+    async def encode(self, payloads: Sequence[message_pb2.Payload]) -> list[message_pb2.Payload]:
+        cipher = self._ciphers[self.key_id]
+        key_id = self.key_id.encode()
+        out = []
+        for payload in payloads:
+            nonce = os.urandom(self._NONCE_SIZE)
+            # The key id is authenticated data: a payload cannot be passed off as another key's.
+            data = nonce + cipher.encrypt(nonce, payload.SerializeToString(), key_id)
+            out.append(message_pb2.Payload(
+                metadata={"encoding": ENCODING_ENCRYPTED, METADATA_ENCRYPTION_KEY_ID: key_id}, data=data
+            ))
+        return out
+
+    async def decode(self, payloads: Sequence[message_pb2.Payload]) -> list[message_pb2.Payload]:
+        out = []
+        for payload in payloads:
+            if payload.metadata.get("encoding") != ENCODING_ENCRYPTED:
+                out.append(payload)
+                continue
+            raw_id = payload.metadata.get(METADATA_ENCRYPTION_KEY_ID, b"")
+            key_id = raw_id.decode(errors="replace")
+            cipher = self._ciphers.get(key_id)
+            if cipher is None:
+                raise PayloadError(
+                    f"a payload is encrypted with key id {key_id!r}, which this process does not have "
+                    f"(its keys: {', '.join(sorted(self._ciphers))}); give this worker/client that key: "
+                    f"EncryptionCodec(keys={{..., {key_id!r}: <key>}}, key_id=...)"
+                )
+            nonce, ciphertext = payload.data[: self._NONCE_SIZE], payload.data[self._NONCE_SIZE:]
+            try:
+                plaintext = cipher.decrypt(nonce, ciphertext, raw_id)
+            except Exception as err:  # cryptography's InvalidTag: wrong key bytes under that id, or altered data
+                raise PayloadError(
+                    f"a payload encrypted with key id {key_id!r} could not be decrypted ({type(err).__name__}): "
+                    f"the key under that id is not the one it was encrypted with, or the data was altered"
+                ) from err
+            out.append(message_pb2.Payload.FromString(plaintext))
+        return out
+
+
+class ZlibCompressionCodec(PayloadCodec):
+    """Compresses payloads with zlib when that saves bytes (``encoding=binary/zlib``).
+
+    Args:
+        min_size: payloads smaller than this many serialized bytes stay as they are (default 256).
+        level: zlib compression level, 0-9 (default 6).
+    """
+
+    def __init__(self, min_size: int = 256, level: int = 6) -> None:
+        self.min_size = min_size
+        self.level = level
+
+    async def encode(self, payloads: Sequence[message_pb2.Payload]) -> list[message_pb2.Payload]:
+        out = []
+        for payload in payloads:
+            raw = payload.SerializeToString()
+            if len(raw) >= self.min_size:
+                compressed = zlib.compress(raw, self.level)
+                if len(compressed) < len(raw):
+                    out.append(message_pb2.Payload(metadata={"encoding": ENCODING_ZLIB}, data=compressed))
+                    continue
+            out.append(payload)
+        return out
+
+    async def decode(self, payloads: Sequence[message_pb2.Payload]) -> list[message_pb2.Payload]:
+        out = []
+        for payload in payloads:
+            if payload.metadata.get("encoding") != ENCODING_ZLIB:
+                out.append(payload)
+                continue
+            try:
+                out.append(message_pb2.Payload.FromString(zlib.decompress(payload.data)))
+            except Exception as err:
+                raise PayloadError(f"a binary/zlib payload could not be decompressed ({type(err).__name__}: {err})") from err
+        return out
+
+
 @dataclass(frozen=True)
 class DataConverter:
     """Turns values into payloads and exceptions into failures, and back.
 
+    The sync methods (``to_payloads``, ``from_failure``, ...) only convert; the async ones
+    (``encode``, ``decode``, ``encode_message``, ...) also run the codec, and are what clients and
+    workers use at their edge.
+
     Args:
         payload_converter: converts single values (default: ``DefaultPayloadConverter``).
+        payload_codec: rewrites payloads after conversion (default: none); a list or tuple of codecs
+            is chained (encode in order, decode in reverse).
     """
 
     payload_converter: DefaultPayloadConverter = field(default_factory=DefaultPayloadConverter)
+    payload_codec: PayloadCodec | None = None
 
     #: The shared default converter (set below the class).
     default: ClassVar[DataConverter]
+
+    def __post_init__(self) -> None:
+        codec = self.payload_codec
+        if isinstance(codec, (list, tuple)):
+            object.__setattr__(self, "payload_codec", CompositePayloadCodec(codec) if codec else None)
+        elif codec is not None and not isinstance(codec, PayloadCodec):
+            raise TypeError(f"payload_codec must be a PayloadCodec (or a list of them), got {codec!r}")
+
+    # -- with the codec (async) -----------------------------------------------------------------
+    async def encode(self, values: Sequence[Any]) -> message_pb2.Payloads:
+        """Convert values, then run the codec's ``encode`` on them."""
+        payloads = self.to_payloads(values)
+        if self.payload_codec is not None and payloads.payloads:
+            encoded = await self.payload_codec.encode(list(payloads.payloads))
+            payloads = message_pb2.Payloads(payloads=encoded)
+        return payloads
+
+    async def decode(self, payloads: message_pb2.Payloads | None) -> list[Any]:
+        """Run the codec's ``decode`` on payloads, then convert them to values."""
+        if payloads is None:
+            return []
+        if self.payload_codec is not None and payloads.payloads:
+            payloads = message_pb2.Payloads(payloads=await self.payload_codec.decode(list(payloads.payloads)))
+        return self.from_payloads(payloads)
+
+    async def encode_failure(self, error: BaseException) -> message_pb2.Failure:
+        """``to_failure``, then the codec on every payload of the failure (details, its causes')."""
+        failure = self.to_failure(error)
+        await self.encode_message(failure)
+        return failure
+
+    async def decode_failure(self, failure: message_pb2.Failure) -> FailureError:
+        """The codec's ``decode`` on a copy of the failure, then ``from_failure``."""
+        if self.payload_codec is not None:
+            copy = message_pb2.Failure()
+            copy.CopyFrom(failure)
+            await self.decode_message(copy)
+            failure = copy
+        return self.from_failure(failure)
+
+    async def encode_message(self, message: Message) -> None:
+        """Run the codec's ``encode`` on every ``Payload`` anywhere inside ``message``, in place (one call)."""
+        if self.payload_codec is not None:
+            await _payload_visitor.rewrite_payloads(message, self.payload_codec.encode)
+
+    async def decode_message(self, message: Message) -> None:
+        """Run the codec's ``decode`` on every ``Payload`` anywhere inside ``message``, in place (one call)."""
+        if self.payload_codec is not None:
+            await _payload_visitor.rewrite_payloads(message, self.payload_codec.decode)
 
     # -- values ---------------------------------------------------------------------------------
     def to_payloads(self, values: Sequence[Any]) -> message_pb2.Payloads:

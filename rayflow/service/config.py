@@ -24,6 +24,8 @@ class ServiceConfig:
         default_partitions: partitions of a task queue not named in ``task_queue_partitions``.
         task_queue_partitions: partitions per task queue name (1 = strict FIFO).
         durability: ``"normal"`` (survives kill -9 of any process) or ``"fsync"`` (every commit fsynced).
+        max_payload_size: largest serialized payload (arguments, a result, details) the service accepts, in
+            bytes (default 2 MB); larger ones fail the request or task that carries them.
     """
 
     ray_namespace: str = constants.DEFAULT_RAY_NAMESPACE
@@ -33,6 +35,7 @@ class ServiceConfig:
     default_partitions: int = constants.DEFAULT_TASK_QUEUE_PARTITIONS
     task_queue_partitions: Mapping[str, int] = field(default_factory=dict)
     durability: str = "normal"
+    max_payload_size: int = constants.DEFAULT_MAX_PAYLOAD_SIZE
 
     def history_actor_name(self, index: int) -> str:
         return constants.HISTORY_ACTOR_NAME.format(index=index)

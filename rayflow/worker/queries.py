@@ -61,7 +61,11 @@ def _replayed_answer(definition: Any, task: Any, events: list[history_pb2.Histor
 async def answer_query(task: RR.PollWorkflowTaskQueueResponse, *, cache: WorkflowCache, executor: Executor,
                        workflows: dict[str, Any], converter: DataConverter, identity: str
                        ) -> RR.RespondQueryTaskCompletedRequest:
-    """The answer to the query task (its result, or the failure the client gets)."""
+    """The answer to the query task (its result, or the failure the client gets).
+
+    The codec runs here, at the worker's edge: the task (query arguments, history) is decoded before
+    the answer is computed, and the answer is encoded before it is returned.
+    """
     query = task.query
     response = RR.RespondQueryTaskCompletedRequest(
         namespace=task.namespace, workflow_id=task.workflow_execution.workflow_id, query_id=query.query_id,
@@ -69,6 +73,7 @@ async def answer_query(task: RR.PollWorkflowTaskQueueResponse, *, cache: Workflo
     )
     loop = asyncio.get_running_loop()
     try:
+        await converter.decode_message(task)
         args = converter.from_payloads(query.query_args)
         answer: Any = _STALE
         instance = cache.get(task.workflow_execution.run_id)
@@ -88,7 +93,9 @@ async def answer_query(task: RR.PollWorkflowTaskQueueResponse, *, cache: Workflo
                 query.query_type, args,
             )
         response.query_result.CopyFrom(converter.to_payloads([answer]))
+        await converter.encode_message(response)
     except Exception as err:
         logger.info("query %r of %s failed: %s", query.query_type, task.workflow_execution.workflow_id, err)
+        response.ClearField("query_result")
         response.failure.CopyFrom(message_pb2.Failure(message=str(err)))
     return response

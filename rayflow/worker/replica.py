@@ -4,6 +4,8 @@ A replica long-polls its task queue only while it has free slots, replays workfl
 dedicated thread (deterministic event loop, never the actor's loop), keeps running workflows in an
 LRU cache served by its own sticky queue, and runs activities with heartbeats. It is stateless:
 killing it or evicting a workflow loses nothing, the service re-dispatches after timeouts.
+The data converter's payload codec runs here, at the edge: every task is decoded once as it arrives
+(replay and activities see decoded payloads only) and every answer is encoded just before it leaves.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import ray
 
 from rayflow import workflow
 from rayflow.converter import DataConverter
-from rayflow.exceptions import ApplicationError
+from rayflow.exceptions import ApplicationError, PayloadError
 from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig, replica_queue_name, sticky_queue_name
 from rayflow.service.errors import TaskNotFoundError
@@ -244,6 +246,14 @@ class WorkerReplica:
             ))
             return
         run_id = task.workflow_execution.run_id
+        try:  # the payload codec runs at the worker's edge: replay sees decoded payloads only
+            await self._converter.decode_message(task)
+        except Exception as err:  # e.g. encrypted with a key this worker lacks: another worker may have it
+            logger.warning("workflow task of %s: its payloads cannot be decoded: %s",
+                           task.workflow_execution.workflow_id, err)
+            self._cache.evict(run_id)
+            await self._fail_workflow_task(task, err, history_pb2.WORKFLOW_TASK_FAILED_CAUSE_PAYLOAD_ERROR)
+            return
         events = list(task.history.events)
         loop = asyncio.get_running_loop()
         result = None
@@ -257,7 +267,11 @@ class WorkerReplica:
                 instance = None
         if instance is None:
             if not events or events[0].event_id != 1:
-                events = await self._full_history(task)
+                try:
+                    events = await self._full_history(task)
+                except PayloadError as err:
+                    await self._fail_workflow_task(task, err, history_pb2.WORKFLOW_TASK_FAILED_CAUSE_PAYLOAD_ERROR)
+                    return
             definition = self._workflows.get(task.workflow_type)
             if definition is None:
                 await self._fail_workflow_task(
@@ -298,6 +312,13 @@ class WorkerReplica:
         )
         for update_id, failure in result.rejected_updates:  # validator rejections: nothing is recorded
             request.rejected_updates.add(update_id=update_id, failure=failure)
+        try:
+            await self._converter.encode_message(request)
+        except Exception as err:
+            self._cache.evict(run_id)
+            instance.close()
+            await self._fail_workflow_task(task, err, history_pb2.WORKFLOW_TASK_FAILED_CAUSE_PAYLOAD_ERROR)
+            return
         if self._sticky_queue and not instance.is_completed:
             request.sticky_task_queue = self._sticky_queue
             request.sticky_schedule_to_start_timeout.FromTimedelta(self._spec.sticky_schedule_to_start_timeout)
@@ -347,11 +368,23 @@ class WorkerReplica:
         _, raw = await self._history.get_history(
             task.namespace, task.workflow_execution.workflow_id, task.workflow_execution.run_id
         )
-        events = [history_pb2.HistoryEvent.FromString(e) for e in raw]
-        return [e for e in events if e.event_id <= task.started_event_id]
+        history = history_pb2.History(
+            events=[e for e in (history_pb2.HistoryEvent.FromString(raw_event) for raw_event in raw)
+                    if e.event_id <= task.started_event_id]
+        )
+        try:
+            await self._converter.decode_message(history)  # fetched from the store: still encoded
+        except PayloadError:
+            raise
+        except Exception as err:
+            raise PayloadError(f"the history's payloads cannot be decoded ({type(err).__name__}: {err})") from err
+        return list(history.events)
 
     async def _fail_workflow_task(self, task: Any, error: BaseException, cause: int) -> None:
-        failure = self._converter.to_failure(error)
+        try:
+            failure = await self._converter.encode_failure(error)
+        except Exception:  # the codec itself fails: the failure goes without its details
+            failure = message_pb2.Failure(message=str(error), source="rayflow-python")
         await self._history.respond_workflow_task_failed(
             RR.RespondWorkflowTaskFailedRequest(
                 task_token=task.task_token, cause=cause, failure=failure, identity=self._identity
@@ -361,10 +394,31 @@ class WorkerReplica:
     # -- activity tasks -----------------------------------------------------------------------
     async def _activity_task(self, data: bytes) -> None:
         task = RR.PollActivityTaskQueueResponse.FromString(data)
-        if self._sessions.handles(task.activity_type):  # built-in session activities, not the user's registry
-            response = await self._sessions.run(task, self._identity)
+        try:  # the payload codec runs at the worker's edge: the activity sees decoded payloads only
+            await self._converter.decode_message(task)
+        except Exception as err:  # retryable: a worker that can decode it (e.g. has the key) may take the retry
+            logger.warning("activity %s: its payloads cannot be decoded: %s", task.activity_type, err)
+            response: Any = RR.RespondActivityTaskFailedRequest(
+                task_token=task.task_token, identity=self._identity,
+                failure=self._converter.to_failure(
+                    ApplicationError(f"activity {task.activity_type!r}: {err}", type="PayloadError")
+                ),
+            )
         else:
-            response = await self._runner.run(task, self._identity)
+            if self._sessions.handles(task.activity_type):  # built-in session activities, not the user's registry
+                response = await self._sessions.run(task, self._identity)
+            else:
+                response = await self._runner.run(task, self._identity)
+            try:
+                await self._converter.encode_message(response)
+            except Exception as err:
+                logger.warning("activity %s: its answer cannot be encoded: %s", task.activity_type, err)
+                response = RR.RespondActivityTaskFailedRequest(
+                    task_token=task.task_token, identity=self._identity,
+                    failure=self._converter.to_failure(
+                        ApplicationError(f"activity {task.activity_type!r}: {err}", type="PayloadError")
+                    ),
+                )
         if isinstance(response, RR.RespondActivityTaskCanceledRequest):
             await self._history.respond_activity_task_canceled(response)
             return
@@ -388,10 +442,10 @@ class WorkerReplica:
             self._workflow_slots.release()
 
     async def _heartbeat(self, task_token: bytes, details: message_pb2.Payloads) -> bool:
+        request = RR.RecordActivityTaskHeartbeatRequest(task_token=task_token, details=details, identity=self._identity)
+        await self._converter.encode_message(request)
         try:
-            response = await self._history.record_activity_heartbeat(
-                RR.RecordActivityTaskHeartbeatRequest(task_token=task_token, details=details, identity=self._identity)
-            )
+            response = await self._history.record_activity_heartbeat(request)
         except TaskNotFoundError:
             # As in Temporal: the attempt is no longer wanted (the workflow closed, or it timed out): cancel it.
             return True

@@ -25,7 +25,7 @@ from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2, message_pb2, req
 from rayflow.service._ray_calls import call
 from rayflow.service.config import ServiceConfig, is_sticky_queue
 from rayflow.service.errors import TaskNotFoundError
-from rayflow.service.history import _wire, children, id_policy, listing, timeouts, updates
+from rayflow.service.history import _wire, children, id_policy, listing, payload_limits, timeouts, updates
 from rayflow.service.history.client import HistoryClient
 from rayflow.service.history.command_handler import BadCommandError, apply_commands
 from rayflow.service.history.mutable_state import RUNNING, StateBuilder, pending_tasks
@@ -129,6 +129,8 @@ class HistoryShard:
     async def start_workflow(self, request_bytes: bytes) -> bytes:
         await self._started
         request = RR.StartWorkflowExecutionRequest.FromString(request_bytes)
+        self._check_payload(request.input, f"the input of workflow {request.workflow_type!r}")
+        self._check_payload(request.start_signal_input, f"the input of signal {request.start_signal_name!r}")
         ns, wf_id = request.namespace, request.workflow_id
         async with self._locked(ns, wf_id):
             current_run = await self._current_run(ns, wf_id)
@@ -372,6 +374,11 @@ class HistoryShard:
 
         def complete(builder: StateBuilder) -> bool:
             self._check_workflow_task(builder, token)
+            for command in request.commands:
+                oversized = payload_limits.command_violation(command, self._config.max_payload_size)
+                if oversized is not None:  # nothing of the task is recorded, and the run fails (no endless retry)
+                    payload_limits.fail_oversized_workflow(builder, oversized, request.identity)
+                    return True
             trial = StateBuilder(builder.state, builder.now)
             completed = trial.complete_workflow_task(request.identity)
             try:
@@ -449,11 +456,15 @@ class HistoryShard:
         def complete(builder: StateBuilder) -> bool:
             nonlocal handed_over
             act = self._check_activity(builder, token)
-            builder.finish_activity(
-                act,
-                history_pb2.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-                history_pb2.ActivityTaskCompletedEventAttributes(result=request.result, identity=request.identity),
-            )
+            oversized = self._oversized(request.result, f"the result of activity {act.activity_type!r}")
+            if oversized is not None:  # the attempt fails without retries: a retry would return the same data
+                self._fail_activity_oversized(builder, act, oversized, request.identity)
+            else:
+                builder.finish_activity(
+                    act,
+                    history_pb2.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+                    history_pb2.ActivityTaskCompletedEventAttributes(result=request.result, identity=request.identity),
+                )
             handed_over = self._start_on_sticky_worker(builder, request.worker_sticky_task_queue, request.identity)
             return True
 
@@ -484,6 +495,12 @@ class HistoryShard:
 
         def fail(builder: StateBuilder) -> bool:
             act = self._check_activity(builder, token)
+            oversized = (self._oversized(request.failure, f"the failure of activity {act.activity_type!r}")
+                         or self._oversized(request.last_heartbeat_details,
+                                            f"the heartbeat details of activity {act.activity_type!r}"))
+            if oversized is not None:
+                self._fail_activity_oversized(builder, act, oversized, request.identity)
+                return True
             if request.HasField("last_heartbeat_details"):
                 act.heartbeat_details.CopyFrom(request.last_heartbeat_details)
             timeouts.fail_activity(builder, act, request.failure, request.identity)
@@ -499,6 +516,10 @@ class HistoryShard:
 
         def cancel(builder: StateBuilder) -> bool:
             act = self._check_activity(builder, token)
+            if self._oversized(request.details, "cancellation details") is not None:
+                logger.warning("activity %s: its cancellation details are over the payload limit; dropped",
+                               act.activity_type)
+                request.ClearField("details")
             builder.finish_activity(
                 act,
                 history_pb2.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
@@ -521,6 +542,11 @@ class HistoryShard:
         def heartbeat(builder: StateBuilder) -> bool:
             nonlocal cancel_requested
             act = self._check_activity(builder, token)
+            oversized = self._oversized(request.details, f"the heartbeat details of activity {act.activity_type!r}")
+            if oversized is not None:  # as in Temporal: the attempt fails, and the worker is told to stop it
+                self._fail_activity_oversized(builder, act, oversized, request.identity)
+                cancel_requested = True
+                return True
             act.heartbeat_details.CopyFrom(request.details)
             act.last_heartbeat_time.FromDatetime(builder.now)
             cancel_requested = act.cancel_requested
@@ -536,6 +562,7 @@ class HistoryShard:
         request = RR.QueryWorkflowRequest.FromString(request_bytes)
         if not request.query_type:
             raise ValueError("query_workflow: query_type is required")
+        self._check_payload(request.query_args, f"the arguments of query {request.query_type!r}")
         key = await self._resolve(request.namespace, request.workflow_id, request.run_id)
         timeout = query_timeout(request)
         deadline = time.monotonic() + timeout
@@ -604,6 +631,9 @@ class HistoryShard:
         request = RR.RespondQueryTaskCompletedRequest.FromString(request_bytes)
         failure = request.failure if request.HasField("failure") else None
         result = request.query_result if failure is None else None
+        oversized = self._oversized(result, "the query result")
+        if oversized is not None:
+            failure, result = message_pb2.Failure(message=oversized, source="rayflow-service"), None
         self._queries.resolve(request.query_id, result, failure)
 
     # -- updates (see updates.py) -------------------------------------------------------------------
@@ -611,6 +641,7 @@ class HistoryShard:
         """Run an update on a run; the serialized UpdateWorkflowExecutionResponse (failure when it failed)."""
         await self._started
         request = RR.UpdateWorkflowExecutionRequest.FromString(request_bytes)
+        self._check_payload(request.input, f"the input of update {request.name!r}")
         return (await updates.update_workflow(self, request)).SerializeToString()
 
     # -- signals and cancel requests ------------------------------------------------------------
@@ -620,6 +651,7 @@ class HistoryShard:
         request = RR.SignalWorkflowExecutionRequest.FromString(request_bytes)
         if not request.signal_name:
             raise ValueError("signal_workflow: signal_name is required")
+        self._check_payload(request.input, f"the input of signal {request.signal_name!r}")
 
         def add(builder: StateBuilder) -> None:
             children.remember_signal_request(builder.state, request.request_id)
@@ -806,6 +838,29 @@ class HistoryShard:
         await self._transact(key, applied)
 
     # -- checks -------------------------------------------------------------------------------
+    # -- payload limits (see payload_limits.py) ------------------------------------------------------
+    def _check_payload(self, payloads: Any, what: str) -> None:
+        """Reject a client request carrying a payload over the limit (PayloadError; nothing is recorded)."""
+        payload_limits.check_payloads(payloads, self._config.max_payload_size, what)
+
+    def _oversized(self, payloads: Any, what: str) -> str | None:
+        """The error text when ``payloads`` is over the limit, else None."""
+        size = payload_limits.payload_size(payloads)
+        limit = self._config.max_payload_size
+        return payload_limits.too_large_message(what, size, limit) if 0 < limit < size else None
+
+    @staticmethod
+    def _fail_activity_oversized(builder: StateBuilder, act: internal_pb2.ActivityInfo, message: str,
+                                 identity: str) -> None:
+        builder.finish_activity(
+            act,
+            history_pb2.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+            history_pb2.ActivityTaskFailedEventAttributes(
+                failure=payload_limits.oversized_failure(message), identity=identity,
+                retry_state=message_pb2.RETRY_STATE_NON_RETRYABLE_FAILURE,
+            ),
+        )
+
     @staticmethod
     def _token_key(token: internal_pb2.TaskToken) -> Key:
         return token.namespace, token.workflow_id, token.run_id
