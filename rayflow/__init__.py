@@ -6,4 +6,6 @@ testing}``; ``rayflow.service``, ``rayflow.persistence`` and ``rayflow.worker.re
 
 from rayflow import activity, workflow
 
+__version__ = "0.1.0"
+
 __all__ = ["activity", "workflow"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import json
 import os
+import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ from rayflow.exceptions import (
 )
 from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig
+from rayflow.service.frontend.remote import TLSConfig
 
 __all__ = [
     "Client",
@@ -51,6 +53,7 @@ __all__ = [
     "PollerInfo",
     "WorkflowUpdateHandle",
     "WorkflowUpdateStage",
+    "TLSConfig",
 ]
 
 _NO_ARG = object()
@@ -59,50 +62,84 @@ _NO_ARG = object()
 class Client:
     """Starts and follows workflows. Create it with ``await Client.connect()``."""
 
-    def __init__(self, config: ServiceConfig, *, namespace: str, data_converter: DataConverter,
-                 identity: str) -> None:
-        from rayflow.service.history.client import HistoryClient
+    def __init__(self, config: ServiceConfig | None, *, namespace: str, data_converter: DataConverter,
+                 identity: str, service: Any = None) -> None:
+        if service is None:
+            from rayflow.service.connection import RayServiceConnection
 
+            service = RayServiceConnection(config)
         self._config = config
         self._namespace = namespace
         self._converter = data_converter
         self._identity = identity
-        self._history = HistoryClient(config)
+        #: ``RayServiceConnection`` (in Ray) or ``GrpcServiceConnection`` (over the frontend): same methods.
+        self._service = service
 
     @staticmethod
     async def connect(
         target: str | None = None,
         *,
         namespace: str = constants.DEFAULT_NAMESPACE,
-        data_dir: str | os.PathLike[str] | None = None,
+        api_key: str | None = None,
+        tls: bool | TLSConfig = False,
+        rpc_metadata: Mapping[str, str] | None = None,
         data_converter: DataConverter | None = None,
+        identity: str | None = None,
+        ray_address: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
         ray_namespace: str = constants.DEFAULT_RAY_NAMESPACE,
         num_shards: int = constants.DEFAULT_NUM_SHARDS,
         num_matching: int = constants.DEFAULT_NUM_MATCHING,
         task_queue_partitions: dict[str, int] | None = None,
         default_partitions: int = constants.DEFAULT_TASK_QUEUE_PARTITIONS,
         durability: str = "normal",
-        identity: str | None = None,
     ) -> Client:
-        """Connect to the service in Ray, starting Ray and the service when they are not running.
+        """Connect to rayflow: over gRPC to a frontend, or straight to the service actors in Ray.
+
+        ``Client.connect("host:port")`` talks to a frontend (``rayflow server start``) and imports no Ray:
+        the program needs no Ray connection (workers still run inside Ray). ``Client.connect()`` (no target)
+        talks to the service in Ray, starting Ray and the service when they are not running: the embedded
+        default for drivers, workers and ``ray job submit`` jobs.
 
         Args:
-            target: a Ray address (``"auto"``, ``"ray://host:10001"``, ``"host:port"``); default: the
-                Ray already initialised in this process, else ``RAY_ADDRESS``, else a new local Ray.
+            target: ``host:port`` of a frontend; ``None`` for the service in Ray. For backward compatibility
+                ``"auto"``, ``"local"`` and ``"ray://..."`` are taken as Ray addresses.
             namespace: rayflow namespace isolating workflow ids (default ``"default"``).
-            data_dir: SQLite data directory (default ``RAYFLOW_DATA_DIR`` or ``./.rayflow``); used only when
-                this call starts the service.
-            data_converter: converts arguments and results (default ``DataConverter.default``).
-            ray_namespace: Ray namespace of the service actors (default ``"rayflow"``).
+            api_key: frontend only: sent as ``authorization: Bearer <api_key>`` (default: ``RAYFLOW_API_KEY``).
+            tls: frontend only: ``True`` (system roots) or a ``TLSConfig`` (CA, server name, client cert for mTLS).
+            rpc_metadata: frontend only: gRPC metadata sent on every call.
+            data_converter: converts (and, with a payload codec, encodes) arguments and results.
+            identity: identity recorded on requests (default ``pid@hostname``).
+            ray_address: in Ray: the Ray address (``"auto"``, ``"ray://host:10001"``, ``"host:port"``); default:
+                the Ray already initialised in this process, else ``RAY_ADDRESS``, else a new local Ray.
+            data_dir: in Ray: SQLite data directory (default ``RAYFLOW_DATA_DIR`` or ``./.rayflow``); used only
+                when this call starts the service.
+            ray_namespace: in Ray: Ray namespace of the service actors (default ``"rayflow"``).
             num_shards: history shards when the data directory is new (default 4; fixed afterwards).
             num_matching: Matching actors (default 1).
             task_queue_partitions: partitions per task queue name (others get ``default_partitions``, 4).
             durability: ``"normal"`` or ``"fsync"`` (fsync on every commit).
-            identity: identity recorded on requests (default ``pid@hostname``).
+
+        Raises:
+            ServiceUnavailableError: no frontend answers at ``target`` (the message says how to start one).
+            RPCError: the frontend refused the connection (e.g. UNAUTHENTICATED: a missing or wrong API key).
         """
+        converter = data_converter or DataConverter.default
+        identity = identity or f"{os.getpid()}@{socket.gethostname()}"
+        if target is not None and not _is_ray_address(target):
+            from rayflow.service.frontend.remote import GrpcServiceConnection
+
+            service = GrpcServiceConnection(target, tls=tls, api_key=api_key or os.environ.get(constants.API_KEY_ENV),
+                                            rpc_metadata=rpc_metadata)
+            try:
+                await service.get_cluster_info(timeout=10.0)
+            except BaseException:
+                await service.close()
+                raise
+            return Client(None, namespace=namespace, data_converter=converter, identity=identity, service=service)
         from rayflow.service import bootstrap
 
-        bootstrap.connect_ray(target)
+        bootstrap.connect_ray(ray_address or target)
         resolved_dir = os.path.abspath(data_dir or os.environ.get(constants.DATA_DIR_ENV) or constants.DEFAULT_DATA_DIR)
         config = ServiceConfig(
             ray_namespace=ray_namespace,
@@ -118,12 +155,16 @@ class Client:
             config = existing  # attach to the running service wherever its data lives
         else:
             config = await bootstrap.ensure_service(config)
-        return Client(
-            config,
-            namespace=namespace,
-            data_converter=data_converter or DataConverter.default,
-            identity=identity or f"{os.getpid()}@{os.uname().nodename}",
-        )
+        return Client(config, namespace=namespace, data_converter=converter, identity=identity)
+
+    async def close(self) -> None:
+        """Close the connection (the gRPC channel; nothing for the in-Ray client)."""
+        await self._service.close()
+
+    @property
+    def target(self) -> str | None:
+        """The frontend address of a client connected over gRPC; ``None`` in Ray."""
+        return getattr(self._service, "target", None)
 
     @property
     def namespace(self) -> str:
@@ -135,6 +176,12 @@ class Client:
 
     @property
     def service_config(self) -> ServiceConfig:
+        """The running service's configuration (in-Ray clients only: workers need it)."""
+        if self._config is None:
+            raise RuntimeError(
+                f"this client is connected over gRPC to {self.target}: workers run inside Ray and need a client "
+                f"connected there: Client.connect() or Client.connect(ray_address='auto') in the worker program"
+            )
         return self._config
 
     async def start_workflow(
@@ -192,7 +239,7 @@ class Client:
             workflow_id=id,
             workflow_type=workflow_type,
             task_queue=task_queue,
-            input=self._converter.to_payloads(values),
+            input=await self._converter.encode(values),
             identity=self._identity,
             request_id=request_id or str(uuid.uuid4()),
         )
@@ -206,11 +253,11 @@ class Client:
             request.retry_policy.CopyFrom(retry_policy.to_proto())
         if start_signal is not None:
             request.start_signal_name = workflow._signal_name(start_signal)
-            request.start_signal_input.CopyFrom(self._converter.to_payloads(list(start_signal_args)))
+            request.start_signal_input.CopyFrom(await self._converter.encode(list(start_signal_args)))
         elif start_signal_args:
             raise ValueError("start_workflow: start_signal_args needs start_signal")
         _set_id_policies(request, id_reuse_policy, id_conflict_policy)
-        response = await self._history.start_workflow(request)
+        response = await self._service.start_workflow(request)
         return WorkflowHandle(self, id, run_id=response.run_id, result_run_id=response.run_id,
                               first_execution_run_id=response.run_id)
 
@@ -251,7 +298,7 @@ class Client:
         self, request: request_response_pb2.ListWorkflowExecutionsRequest
     ) -> AsyncIterator[WorkflowExecution]:
         while True:
-            response = await self._history.list_executions(request)
+            response = await self._service.list_executions(request)
             for info in response.executions:
                 yield WorkflowExecution._from_proto(info)
             if not response.next_page_token:
@@ -269,7 +316,7 @@ class Client:
     ) -> int:
         """How many executions ``list_workflows`` with the same filters would yield."""
         request = self._list_request(status, workflow_type, task_queue, start_time_min, start_time_max)
-        return await self._history.count_executions(request)
+        return await self._service.count_executions(request)
 
     def _list_request(self, status: WorkflowExecutionStatus | None, workflow_type: str | None,
                       task_queue: str | None, start_time_min: datetime | None, start_time_max: datetime | None
@@ -290,9 +337,7 @@ class Client:
     async def describe_task_queue(self, task_queue: str) -> TaskQueueDescription:
         """Pollers, backlog (count and age, per partition and label), dispatch rate and rate limit of the
         workflow and the activity queue named ``task_queue``."""
-        from rayflow.service.matching.client import MatchingClient
-
-        raw = await MatchingClient(self._config).describe_task_queue(self._namespace, task_queue)
+        raw = await self._service.describe_task_queue(self._namespace, task_queue)
         return TaskQueueDescription(
             name=task_queue,
             workflow=TaskQueueTypeDescription._from_partitions(raw["workflow"]),
@@ -313,6 +358,10 @@ def _set_id_policies(request: request_response_pb2.StartWorkflowExecutionRequest
         id_policy.validate(request.workflow_id_reuse_policy, request.workflow_id_conflict_policy)
     except ValueError as err:
         raise ValueError(f"start_workflow: {err}") from None
+
+
+def _is_ray_address(target: str) -> bool:
+    return target in ("auto", "local") or target.startswith("ray://")
 
 
 def _workflow_type(workflow_run: Callable[..., Any] | str) -> str:
@@ -355,7 +404,7 @@ class WorkflowHandle:
         client = self._client
         run_id = self.result_run_id or ""
         while True:
-            data = await client._history.wait_for_close(client.namespace, self.id, run_id)
+            data = await client._service.wait_for_close(client.namespace, self.id, run_id)
             event = history_pb2.HistoryEvent.FromString(data)
             if event.event_type != history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
                 break
@@ -364,10 +413,11 @@ class WorkflowHandle:
         converter = client.data_converter
         kind = event.event_type
         if kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            return converter.from_payload(event.workflow_execution_completed_event_attributes.result)
+            values = await converter.decode(event.workflow_execution_completed_event_attributes.result)
+            return values[0] if values else None
         cause: FailureError
         if kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-            cause = converter.from_failure(event.workflow_execution_failed_event_attributes.failure)
+            cause = await converter.decode_failure(event.workflow_execution_failed_event_attributes.failure)
         elif kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
             cause = TimeoutError("workflow execution timed out", type=None)
         elif kind == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
@@ -393,8 +443,8 @@ class WorkflowHandle:
             identity=client._identity,
         )
         if details:
-            request.details.CopyFrom(client.data_converter.to_payloads(list(details)))
-        await client._history.terminate_workflow(request)
+            request.details.CopyFrom(await client.data_converter.encode(list(details)))
+        await client._service.terminate_workflow(request)
 
     async def signal(self, signal: Callable[..., Any] | str, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()) -> None:
         """Send a signal to the run: its ``@workflow.signal`` handler gets the arguments.
@@ -416,10 +466,10 @@ class WorkflowHandle:
         request = request_response_pb2.SignalWorkflowExecutionRequest(
             namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
             signal_name=workflow._signal_name(signal),
-            input=client.data_converter.to_payloads([arg] if arg is not _NO_ARG else list(args)),
+            input=await client.data_converter.encode([arg] if arg is not _NO_ARG else list(args)),
             identity=client._identity, request_id=str(uuid.uuid4()),
         )
-        await client._history.signal_workflow(request)
+        await client._service.signal_workflow(request)
 
     async def query(self, query: Callable[..., Any] | str, *args: Any,
                     rpc_timeout: timedelta = timedelta(seconds=10)) -> Any:
@@ -443,11 +493,11 @@ class WorkflowHandle:
         request = request_response_pb2.QueryWorkflowRequest(
             namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
             query_type=workflow._query_name(query),
-            query_args=client.data_converter.to_payloads(list(args)),
+            query_args=await client.data_converter.encode(list(args)),
             timeout_s=max(rpc_timeout.total_seconds(), 0.001),
         )
-        response = await client._history.query_workflow(request)
-        values = client.data_converter.from_payloads(response.query_result)
+        response = await client._service.query_workflow(request)
+        values = await client.data_converter.decode(response.query_result)
         return values[0] if values else None
 
     async def execute_update(self, update: Callable[..., Any] | str, arg: Any = _NO_ARG, *,
@@ -486,12 +536,12 @@ class WorkflowHandle:
         request = request_response_pb2.UpdateWorkflowExecutionRequest(
             namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
             update_id=id or str(uuid.uuid4()), name=workflow._update_name(update),
-            input=client.data_converter.to_payloads([arg] if arg is not _NO_ARG else list(args)),
+            input=await client.data_converter.encode([arg] if arg is not _NO_ARG else list(args)),
             wait_for_stage=int(wait_for_stage), identity=client._identity,
         )
-        response = await client._history.update_workflow(request)
+        response = await client._service.update_workflow(request)
         handle = WorkflowUpdateHandle(self, request, response.run_id)
-        handle._take(response)
+        await handle._take(response)
         return handle
 
     async def cancel(self) -> None:
@@ -510,19 +560,21 @@ class WorkflowHandle:
             namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
             identity=client._identity, request_id=str(uuid.uuid4()),
         )
-        await client._history.request_cancel_workflow(request)
+        await client._service.request_cancel_workflow(request)
 
     async def describe(self) -> WorkflowExecutionDescription:
         """Status, type, task queue, times, history length and pending activities of the run."""
         client = self._client
-        response = await client._history.describe(client.namespace, self.id, self.run_id or "")
+        response = await client._service.describe(client.namespace, self.id, self.run_id or "")
+        await client.data_converter.decode_message(response)
         return WorkflowExecutionDescription._from_proto(response, client.data_converter)
 
     async def fetch_history(self) -> WorkflowHistory:
         """All events of the run, in order."""
         client = self._client
-        run_id, raw = await client._history.get_history(client.namespace, self.id, self.run_id or "")
+        run_id, raw = await client._service.get_history(client.namespace, self.id, self.run_id or "")
         history = history_pb2.History(events=[history_pb2.HistoryEvent.FromString(e) for e in raw])
+        await client.data_converter.decode_message(history)
         return WorkflowHistory(self.id, run_id, history, client.data_converter)
 
 
@@ -552,16 +604,16 @@ class WorkflowUpdateHandle:
     def workflow_id(self) -> str:
         return self._workflow_handle.id
 
-    def _take(self, response: Any) -> None:
+    async def _take(self, response: Any) -> None:
         if response.HasField("failure"):
             converter = self._workflow_handle._client.data_converter
             error = WorkflowUpdateFailedError(
                 f"update {self._request.name!r} (id {self.id}) failed: {response.failure.message}")
-            error.__cause__ = converter.from_failure(response.failure)
+            error.__cause__ = await converter.decode_failure(response.failure)
             self._outcome = error
             raise error
         if response.stage >= WorkflowUpdateStage.COMPLETED:
-            values = self._workflow_handle._client.data_converter.from_payloads(response.result)
+            values = await self._workflow_handle._client.data_converter.decode(response.result)
             self._outcome = (values[0] if values else None,)
 
     async def result(self) -> Any:
@@ -575,9 +627,9 @@ class WorkflowUpdateHandle:
             request.CopyFrom(self._request)
             request.wait_for_stage = int(WorkflowUpdateStage.COMPLETED)
             request.run_id = self.workflow_run_id or request.run_id
-            response = await self._workflow_handle._client._history.update_workflow(request)
+            response = await self._workflow_handle._client._service.update_workflow(request)
             try:
-                self._take(response)
+                await self._take(response)
             except WorkflowUpdateFailedError:
                 pass
         if isinstance(self._outcome, BaseException):

@@ -33,6 +33,7 @@ __all__ = [
     "PayloadError",
     "ServiceUnavailableError",
     "WorkerPlacementError",
+    "RPCError",
 ]
 
 
@@ -257,3 +258,15 @@ class ServiceUnavailableError(RayflowError):
 
 class WorkerPlacementError(RayflowError):
     """Ray could not place a worker pool's replicas in time; the message names the missing resource or label."""
+
+
+class RPCError(RayflowError):
+    """A call to the rayflow gRPC frontend failed with a status that maps to no other rayflow error
+    (UNAUTHENTICATED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, INTERNAL, ...).
+
+    ``status`` is the ``grpc.StatusCode``; the message says what to fix.
+    """
+
+    def __init__(self, message: str, status: Any) -> None:
+        super().__init__(message)
+        self.status = status

@@ -22,7 +22,7 @@ PUBLIC = {
     "rayflow.client": [
         "Client", "HistoryEvent", "PendingActivityInfo", "PollerInfo", "TaskQueueDescription",
         "TaskQueuePartitionInfo", "TaskQueueTypeDescription", "WorkflowExecution", "WorkflowExecutionDescription",
-        "WorkflowHandle", "WorkflowHistory", "WorkflowUpdateHandle", "WorkflowUpdateStage",
+        "WorkflowHandle", "WorkflowHistory", "WorkflowUpdateHandle", "WorkflowUpdateStage", "TLSConfig",
     ],
     "rayflow.worker": ["ReplayResult", "Replayer", "Worker"],
     "rayflow.testing": ["WorkflowEnvironment"],
@@ -34,12 +34,13 @@ PUBLIC = {
         "ActivityError", "ApplicationError", "CancelledError", "ChildWorkflowError", "FailureError", "NondeterminismError", "PayloadError",
         "RayflowError", "ServerError", "ServiceUnavailableError", "SessionFailedError", "TerminatedError",
         "TimeoutError",
-        "WorkerPlacementError", "WorkflowAlreadyStartedError", "WorkflowFailureError", "WorkflowNotFoundError",
+        "RPCError", "WorkerPlacementError", "WorkflowAlreadyStartedError", "WorkflowFailureError", "WorkflowNotFoundError",
         "WorkflowQueryFailedError", "WorkflowUpdateFailedError",
     ],
     "rayflow.converter": [
-        "DataConverter", "DefaultPayloadConverter", "ENCODING_BINARY", "ENCODING_CLOUDPICKLE", "ENCODING_JSON",
-        "ENCODING_NULL",
+        "CompositePayloadCodec", "DataConverter", "DefaultPayloadConverter", "ENCODING_BINARY",
+        "ENCODING_CLOUDPICKLE", "ENCODING_ENCRYPTED", "ENCODING_JSON", "ENCODING_NULL", "ENCODING_ZLIB",
+        "EncryptionCodec", "PayloadCodec", "ZlibCompressionCodec",
     ],
 }
 

@@ -1,0 +1,118 @@
+from rayflow.proto.rayflow.v1 import history_pb2 as _history_pb2
+from rayflow.proto.rayflow.v1 import request_response_pb2 as _request_response_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DescribeWorkflowExecutionRequest(_message.Message):
+    __slots__ = ("namespace", "workflow_id", "run_id")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    workflow_id: str
+    run_id: str
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class GetWorkflowExecutionResultRequest(_message.Message):
+    __slots__ = ("namespace", "workflow_id", "run_id", "wait_timeout_seconds")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    WAIT_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    workflow_id: str
+    run_id: str
+    wait_timeout_seconds: float
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., wait_timeout_seconds: _Optional[float] = ...) -> None: ...
+
+class GetWorkflowExecutionResultResponse(_message.Message):
+    __slots__ = ("closed", "close_event")
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_EVENT_FIELD_NUMBER: _ClassVar[int]
+    closed: bool
+    close_event: _history_pb2.HistoryEvent
+    def __init__(self, closed: _Optional[bool] = ..., close_event: _Optional[_Union[_history_pb2.HistoryEvent, _Mapping]] = ...) -> None: ...
+
+class GetWorkflowExecutionHistoryRequest(_message.Message):
+    __slots__ = ("namespace", "workflow_id", "run_id", "first_event_id", "maximum_page_size", "next_page_token")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    workflow_id: str
+    run_id: str
+    first_event_id: int
+    maximum_page_size: int
+    next_page_token: bytes
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., first_event_id: _Optional[int] = ..., maximum_page_size: _Optional[int] = ..., next_page_token: _Optional[bytes] = ...) -> None: ...
+
+class GetWorkflowExecutionHistoryResponse(_message.Message):
+    __slots__ = ("run_id", "history", "next_page_token")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    history: _history_pb2.History
+    next_page_token: bytes
+    def __init__(self, run_id: _Optional[str] = ..., history: _Optional[_Union[_history_pb2.History, _Mapping]] = ..., next_page_token: _Optional[bytes] = ...) -> None: ...
+
+class CountWorkflowExecutionsResponse(_message.Message):
+    __slots__ = ("count",)
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    def __init__(self, count: _Optional[int] = ...) -> None: ...
+
+class RunIdResponse(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class DescribeTaskQueueRequest(_message.Message):
+    __slots__ = ("namespace", "task_queue")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    task_queue: str
+    def __init__(self, namespace: _Optional[str] = ..., task_queue: _Optional[str] = ...) -> None: ...
+
+class DescribeTaskQueueResponse(_message.Message):
+    __slots__ = ("description_json",)
+    DESCRIPTION_JSON_FIELD_NUMBER: _ClassVar[int]
+    description_json: str
+    def __init__(self, description_json: _Optional[str] = ...) -> None: ...
+
+class GetClusterInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetClusterInfoResponse(_message.Message):
+    __slots__ = ("server_version", "ray_namespace", "ray_address", "data_dir", "num_shards", "num_matching", "max_payload_size", "started_at", "api_key_required", "tls")
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RAY_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DATA_DIR_FIELD_NUMBER: _ClassVar[int]
+    NUM_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    NUM_MATCHING_FIELD_NUMBER: _ClassVar[int]
+    MAX_PAYLOAD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    TLS_FIELD_NUMBER: _ClassVar[int]
+    server_version: str
+    ray_namespace: str
+    ray_address: str
+    data_dir: str
+    num_shards: int
+    num_matching: int
+    max_payload_size: int
+    started_at: float
+    api_key_required: bool
+    tls: bool
+    def __init__(self, server_version: _Optional[str] = ..., ray_namespace: _Optional[str] = ..., ray_address: _Optional[str] = ..., data_dir: _Optional[str] = ..., num_shards: _Optional[int] = ..., num_matching: _Optional[int] = ..., max_payload_size: _Optional[int] = ..., started_at: _Optional[float] = ..., api_key_required: _Optional[bool] = ..., tls: _Optional[bool] = ...) -> None: ...
