@@ -37,6 +37,7 @@ async def run(args: argparse.Namespace) -> None:
         data_dir=data_dir,
         ray_namespace=f"rayflow-bench-{uuid.uuid4().hex[:8]}",
         durability="fsync" if args.fsync else "normal",
+        num_shards=args.shards,
     )
     latencies: list[float] = []
     semaphore = asyncio.Semaphore(args.concurrency)
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--shards", type=int, default=4, help="history shards of the new service")
     parser.add_argument("--fsync", action="store_true", help="fsync every commit (synchronous=FULL)")
     asyncio.run(run(parser.parse_args()))
 

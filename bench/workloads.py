@@ -1,0 +1,240 @@
+"""rayflow side of the comparison workloads (bench/compare.py runs the same ones on Temporal and DBOS).
+
+  W1 hello     N workflows x 1 activity, C in flight: workflows/s (first start -> last result), p50/p99 latency
+  W2 sequence  N workflows x K sequential activities, C in flight: activities/s
+  W3 fan-out   one parent starting M child workflows (1 activity each), waiting for all: seconds to the result
+  W4 at rest   N workflows each blocked on a signal: RSS of the Ray worker processes per waiting workflow, then
+               signal all (C in flight, signal -> result each): drain workflows/s
+
+Every run gets a fresh service (new Ray namespace, temporary data directory) and worker on the local Ray this
+script starts; the service is stopped after each run and Ray at exit. Prints one JSON line per run on stdout,
+progress on stderr.
+
+Usage: python bench/workloads.py [--workload w1|w2|w3|w4|all] [--repeat N] [--quick] [--fsync] [--w4-count 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+
+import ray
+
+from rayflow import activity, workflow
+from rayflow.client import Client
+from rayflow.service import bootstrap
+from rayflow.worker import Worker
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+TASK_QUEUE = "bench"
+TIMEOUT = timedelta(seconds=60)
+
+
+# --- workflow and activity definitions (the same shape for every engine) ---
+
+@activity.defn
+async def compose_greeting(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@activity.defn
+async def step(i: int) -> int:
+    return i + 1
+
+
+@workflow.defn
+class Greeting:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(compose_greeting, name, start_to_close_timeout=TIMEOUT)
+
+
+@workflow.defn
+class Sequence:
+    @workflow.run
+    async def run(self, steps: int) -> int:
+        value = 0
+        for _ in range(steps):
+            value = await workflow.execute_activity(step, value, start_to_close_timeout=TIMEOUT)
+        return value
+
+
+@workflow.defn
+class FanOut:
+    @workflow.run
+    async def run(self, children: int) -> int:
+        parent_id = workflow.info().workflow_id
+        results = await asyncio.gather(*(
+            workflow.execute_child_workflow(Greeting.run, f"c{i}", id=f"{parent_id}-c{i}", task_queue=TASK_QUEUE)
+            for i in range(children)
+        ))
+        return len(results)
+
+
+@workflow.defn
+class Waiter:
+    def __init__(self) -> None:
+        self._released = False
+
+    @workflow.signal
+    def release(self) -> None:
+        self._released = True
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self._released)
+        return "released"
+
+
+# --- harness ---
+
+@contextlib.asynccontextmanager
+async def environment(args: argparse.Namespace):
+    """A fresh service and worker; yields the client, then stops both and removes the data."""
+    data_dir = tempfile.mkdtemp(prefix="rayflow-bench-")
+    client = None
+    try:
+        client = await Client.connect(
+            data_dir=data_dir,
+            ray_namespace=f"rayflow-bench-{uuid.uuid4().hex[:8]}",
+            durability="fsync" if args.fsync else "normal",
+        )
+        async with Worker(client, task_queue=TASK_QUEUE, workflows=[Greeting, Sequence, FanOut, Waiter],
+                          activities=[compose_greeting, step], replicas=args.replicas):
+            prefix = uuid.uuid4().hex[:8]
+            await asyncio.gather(*(  # warm up (not measured)
+                client.execute_workflow(Greeting.run, "warm", id=f"warm-{prefix}-{i}", task_queue=TASK_QUEUE)
+                for i in range(benchlib.WARMUP_WORKFLOWS)))
+            yield client
+    finally:
+        if client is not None:
+            await bootstrap.stop_service(client.service_config)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        await asyncio.sleep(1.0)  # let the killed actors' processes exit before the next run measures RSS
+
+
+async def w1(args: argparse.Namespace) -> dict:
+    n = args.w1_workflows
+    latencies: list[float] = []
+    async with environment(args) as client, benchlib.Progress("w1", n) as progress:
+        prefix = uuid.uuid4().hex[:8]
+
+        async def one(i: int) -> None:
+            start = time.perf_counter()
+            result = await client.execute_workflow(Greeting.run, f"w{i}", id=f"w1-{prefix}-{i}", task_queue=TASK_QUEUE)
+            latencies.append(time.perf_counter() - start)
+            assert result == f"Hello, w{i}!", result
+            progress.done += 1
+
+        started = time.perf_counter()
+        await benchlib.bounded(args.w1_concurrency, n, one)
+        elapsed = time.perf_counter() - started
+    return {"workflows_per_s": round(n / elapsed, 1), **benchlib.latency_figures(latencies),
+            "total_s": round(elapsed, 2)}
+
+
+async def w2(args: argparse.Namespace) -> dict:
+    n, k = args.w2_workflows, args.w2_activities
+    async with environment(args) as client, benchlib.Progress("w2", n) as progress:
+        prefix = uuid.uuid4().hex[:8]
+
+        async def one(i: int) -> None:
+            result = await client.execute_workflow(Sequence.run, k, id=f"w2-{prefix}-{i}", task_queue=TASK_QUEUE)
+            assert result == k, result
+            progress.done += 1
+
+        started = time.perf_counter()
+        await benchlib.bounded(args.w2_concurrency, n, one)
+        elapsed = time.perf_counter() - started
+    return {"activities_per_s": round(n * k / elapsed, 1), "workflows_per_s": round(n / elapsed, 1),
+            "total_s": round(elapsed, 2)}
+
+
+async def w3(args: argparse.Namespace) -> dict:
+    m = args.w3_children
+    async with environment(args) as client:
+        log_task = asyncio.create_task(_tick("w3", f"parent with {m} children running"))
+        try:
+            started = time.perf_counter()
+            result = await client.execute_workflow(FanOut.run, m, id=f"w3-{uuid.uuid4().hex[:8]}",
+                                                   task_queue=TASK_QUEUE)
+            elapsed = time.perf_counter() - started
+        finally:
+            log_task.cancel()
+        assert result == m, result
+    return {"seconds": round(elapsed, 3), "children": m}
+
+
+async def _tick(label: str, what: str) -> None:
+    started = time.perf_counter()
+    while True:
+        await asyncio.sleep(2)
+        benchlib.log(f"{label}: {what} ({time.perf_counter() - started:.0f} s)")
+
+
+async def w4(args: argparse.Namespace) -> dict:
+    n = args.w4_count
+    async with environment(args) as client:
+        prefix = uuid.uuid4().hex[:8]
+        ids = [f"w4-{prefix}-{i}" for i in range(n)]
+
+        async def start_all() -> None:
+            async with benchlib.Progress("w4", n, "started") as progress:
+                async def start(i: int) -> None:
+                    await client.start_workflow(Waiter.run, id=ids[i], task_queue=TASK_QUEUE)
+                    progress.done += 1
+                await benchlib.bounded(args.w4_concurrency, n, start)
+
+        async def all_waiting() -> bool:
+            # The first workflow task of each sampled workflow is complete (history: started, task scheduled,
+            # started, completed); tasks run roughly in start order, so the last-started ones are sampled too.
+            sample = sorted({*range(max(0, n - 10), n), *range(0, n, max(1, n // 40))})
+            lengths = await asyncio.gather(*(client.get_workflow_handle(ids[i]).describe() for i in sample))
+            return all(d.history_length >= 4 for d in lengths)
+
+        memory = await benchlib.w4_memory(n, benchlib.ray_worker_pids, start_all, ready=all_waiting)
+
+        async with benchlib.Progress("w4", n, "drained") as progress:
+            async def release(i: int) -> None:
+                handle = client.get_workflow_handle(ids[i])
+                await handle.signal(Waiter.release)
+                assert await handle.result() == "released"
+                progress.done += 1
+
+            started = time.perf_counter()
+            await benchlib.bounded(args.w4_concurrency, n, release)
+            elapsed = time.perf_counter() - started
+    return {**memory, "drain_workflows_per_s": round(n / elapsed, 1), "drain_s": round(elapsed, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    benchlib.add_workload_args(parser)
+    parser.add_argument("--fsync", action="store_true", help="durability='fsync' (fsync every commit)")
+    parser.add_argument("--replicas", type=int, default=1, help="worker replicas (default 1)")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks when compare.py stops us
+    try:
+        # Always a fresh local Ray: a bare ray.init() would join the cluster named in /tmp/ray/ray_current_cluster
+        # (left by `ray start` or ray.cluster_utils, possibly dead). Client.connect uses this initialised Ray.
+        ray.init(address="local", include_dashboard=False)
+        benchlib.run_all("rayflow", "fsync" if args.fsync else "normal", args,
+                         {"w1": w1, "w2": w2, "w3": w3, "w4": w4})
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
