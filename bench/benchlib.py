@@ -101,6 +101,21 @@ class Progress:
                 pass
 
 
+async def tick(label: str, what: str) -> None:
+    """A progress line every 2 s until cancelled (for waits with nothing to count)."""
+    started = time.perf_counter()
+    while True:
+        await asyncio.sleep(2)
+        log(f"{label}: {what} ({time.perf_counter() - started:.0f} s)")
+
+
+async def timed_bounded(concurrency: int, count: int, fn: Callable[[int], Awaitable[None]]) -> float:
+    """``bounded`` and the seconds it took (first start -> last result)."""
+    started = time.perf_counter()
+    await bounded(concurrency, count, fn)
+    return time.perf_counter() - started
+
+
 async def bounded(concurrency: int, count: int, fn: Callable[[int], Awaitable[None]]) -> None:
     """Run ``fn(0) .. fn(count - 1)`` with at most ``concurrency`` in flight."""
     semaphore = asyncio.Semaphore(concurrency)

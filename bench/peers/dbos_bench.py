@@ -106,9 +106,7 @@ async def w1(args: argparse.Namespace) -> dict:
             assert result == f"Hello, w{i}!", result
             progress.done += 1
 
-        started = time.perf_counter()
-        await benchlib.bounded(args.w1_concurrency, n, one)
-        elapsed = time.perf_counter() - started
+        elapsed = await benchlib.timed_bounded(args.w1_concurrency, n, one)
     return {"workflows_per_s": round(n / elapsed, 1), **benchlib.latency_figures(latencies),
             "total_s": round(elapsed, 2)}
 
@@ -121,24 +119,15 @@ async def w2(args: argparse.Namespace) -> dict:
             assert await handle.get_result() == k
             progress.done += 1
 
-        started = time.perf_counter()
-        await benchlib.bounded(args.w2_concurrency, n, one)
-        elapsed = time.perf_counter() - started
+        elapsed = await benchlib.timed_bounded(args.w2_concurrency, n, one)
     return {"activities_per_s": round(n * k / elapsed, 1), "workflows_per_s": round(n / elapsed, 1),
             "total_s": round(elapsed, 2)}
-
-
-async def _tick(label: str, what: str) -> None:
-    started = time.perf_counter()
-    while True:
-        await asyncio.sleep(2)
-        benchlib.log(f"{label}: {what} ({time.perf_counter() - started:.0f} s)")
 
 
 async def w3(args: argparse.Namespace) -> dict:
     m = args.w3_children
     async with environment(args):
-        log_task = asyncio.create_task(_tick("w3", f"parent with {m} children running"))
+        log_task = asyncio.create_task(benchlib.tick("w3", f"parent with {m} children running"))
         try:
             started = time.perf_counter()
             handle = await DBOS.start_workflow_async(fan_out, m)
