@@ -18,23 +18,44 @@ from collections.abc import Awaitable, Callable, Iterable
 WORKLOADS = ("w1", "w2", "w3", "w4")
 
 # Full sizes (the issue's definitions) and the --quick smoke sizes.
-FULL_SIZES = dict(w1_workflows=1000, w1_concurrency=100, w2_workflows=200, w2_activities=10, w2_concurrency=50,
-                  w3_children=100, w4_count=5000, w4_concurrency=100)
-QUICK_SIZES = dict(w1_workflows=200, w1_concurrency=100, w2_workflows=40, w2_activities=10, w2_concurrency=50,
-                   w3_children=20, w4_count=500, w4_concurrency=100)
+FULL_SIZES = dict(
+    w1_workflows=1000,
+    w1_concurrency=100,
+    w2_workflows=200,
+    w2_activities=10,
+    w2_concurrency=50,
+    w3_children=100,
+    w4_count=5000,
+    w4_concurrency=100,
+)
+QUICK_SIZES = dict(
+    w1_workflows=200,
+    w1_concurrency=100,
+    w2_workflows=40,
+    w2_activities=10,
+    w2_concurrency=50,
+    w3_children=20,
+    w4_count=500,
+    w4_concurrency=100,
+)
 WARMUP_WORKFLOWS = 20  # hello workflows run before every measured workload (not counted)
 
 
 def add_workload_args(parser: argparse.ArgumentParser) -> None:
     """The options every engine script shares (compare.py forwards them as given)."""
-    parser.add_argument("--workload", default="all", choices=[*WORKLOADS, "all"],
-                        help="which workload to run (default all)")
+    parser.add_argument(
+        "--workload", default="all", choices=[*WORKLOADS, "all"], help="which workload to run (default all)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each workload (default 1)")
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes for a smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK_SIZES.items()))
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes for a smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK_SIZES.items()),
+    )
     for name, default in FULL_SIZES.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=None,
-                            help=f"default {default} (quick {QUICK_SIZES[name]})")
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=int, default=None, help=f"default {default} (quick {QUICK_SIZES[name]})"
+        )
 
 
 def resolve_sizes(args: argparse.Namespace) -> dict[str, int]:
@@ -71,8 +92,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def latency_figures(latencies: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(statistics.median(latencies) * 1000, 1),
-            "p99_ms": round(percentile(latencies, 0.99) * 1000, 1)}
+    return {
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+    }
 
 
 class Progress:
@@ -128,6 +151,7 @@ async def bounded(concurrency: int, count: int, fn: Callable[[int], Awaitable[No
 
 
 # --- processes: RSS and CPU from /proc (no psutil in either venv) ---
+
 
 def _status(pid: int) -> dict[str, str]:
     fields = {}
@@ -200,8 +224,14 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return total / ticks
 
 
-async def settle(pids_fn: Callable[[], list[int]], *, ready: Callable[[], Awaitable[bool]] | None = None,
-                 cpu_threshold: float = 0.15, quiet_samples: int = 2, timeout: float = 120.0) -> dict:
+async def settle(
+    pids_fn: Callable[[], list[int]],
+    *,
+    ready: Callable[[], Awaitable[bool]] | None = None,
+    cpu_threshold: float = 0.15,
+    quiet_samples: int = 2,
+    timeout: float = 120.0,
+) -> dict:
     """Wait until the engine is at rest: ``ready()`` (if given) is true, then the engine processes used less
     than ``cpu_threshold`` of a core for ``quiet_samples`` consecutive one-second samples. Returns how long it
     took and whether it settled before ``timeout``."""
@@ -220,8 +250,13 @@ async def settle(pids_fn: Callable[[], list[int]], *, ready: Callable[[], Awaita
     return {"settle_s": round(time.perf_counter() - started, 1), "settled": quiet >= quiet_samples}
 
 
-async def w4_memory(count: int, pids_fn: Callable[[], list[int]], start_all: Callable[[], Awaitable[None]], *,
-                    ready: Callable[[], Awaitable[bool]] | None = None) -> dict:
+async def w4_memory(
+    count: int,
+    pids_fn: Callable[[], list[int]],
+    start_all: Callable[[], Awaitable[None]],
+    *,
+    ready: Callable[[], Awaitable[bool]] | None = None,
+) -> dict:
     """The W4 memory figure: RSS of the engine's processes before starting ``count`` waiting workflows and once
     they all wait, per workflow."""
     await settle(pids_fn, timeout=30.0)
@@ -229,12 +264,20 @@ async def w4_memory(count: int, pids_fn: Callable[[], list[int]], start_all: Cal
     await start_all()
     rest = await settle(pids_fn, ready=ready)
     after = rss_kb(pids_fn())
-    return {"rss_before_mb": round(before / 1024, 1), "rss_after_mb": round(after / 1024, 1),
-            "kb_per_workflow": round((after - before) / count, 2), **rest}
+    return {
+        "rss_before_mb": round(before / 1024, 1),
+        "rss_after_mb": round(after / 1024, 1),
+        "kb_per_workflow": round((after - before) / count, 2),
+        **rest,
+    }
 
 
-def run_all(engine: str, mode: str, args: argparse.Namespace,
-            workloads: dict[str, Callable[[argparse.Namespace], Awaitable[dict]]]) -> None:
+def run_all(
+    engine: str,
+    mode: str,
+    args: argparse.Namespace,
+    workloads: dict[str, Callable[[argparse.Namespace], Awaitable[dict]]],
+) -> None:
     """Run the selected workloads ``--repeat`` times each, one JSON line per run."""
     sizes = resolve_sizes(args)
 

@@ -66,12 +66,13 @@ def size_options(args: argparse.Namespace) -> list[str]:
     return options
 
 
-def run_child(command: list[str], timeout: float, verbose: bool, env: dict | None = None) -> tuple[int | str, list[dict]]:
+def run_child(
+    command: list[str], timeout: float, verbose: bool, env: dict | None = None
+) -> tuple[int | str, list[dict]]:
     """Run one benchmark subprocess; its stderr (progress) passes through, its JSON result lines are returned.
     Past ``timeout`` seconds it is stopped and the exit status is ``"timeout"``."""
     benchlib.log("$ " + " ".join(command))
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env,
-                               start_new_session=True)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
     timed_out = threading.Event()
 
     def expire() -> None:
@@ -127,8 +128,15 @@ def cold_start(args: argparse.Namespace) -> dict:
     env["RAY_TMPDIR"] = data_dir
     try:
         started = time.perf_counter()
-        rc = subprocess.run([args.rayflow_python, os.path.join(ROOT, "examples", "hello.py")], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=args.timeout)
+        rc = subprocess.run(
+            [args.rayflow_python, os.path.join(ROOT, "examples", "hello.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=args.timeout,
+        )
         elapsed = time.perf_counter() - started
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -158,8 +166,12 @@ def table(medians: dict[str, dict[tuple[str, str], float]], engines: list[str]) 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, workload, key, better in ROWS:
         values = {e: medians.get(e, {}).get((workload, key)) for e in ENGINES}
-        cells = [f"{label} ({better} is better)", *[fmt(values[e]) for e in ENGINES],
-                 ratio(values["rayflow"], values["temporal"]), ratio(values["rayflow"], values["dbos"])]
+        cells = [
+            f"{label} ({better} is better)",
+            *[fmt(values[e]) for e in ENGINES],
+            ratio(values["rayflow"], values["temporal"]),
+            ratio(values["rayflow"], values["dbos"]),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -168,16 +180,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the table shows the median (default 3)")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (forwarded to the scripts)")
-    parser.add_argument("--engines", default=",".join(ENGINES),
-                        help=f"comma-separated subset of {','.join(ENGINES)} (default all)")
-    parser.add_argument("--workloads", default=",".join(benchlib.WORKLOADS),
-                        help="comma-separated subset of w1,w2,w3,w4 (default all)")
+    parser.add_argument(
+        "--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)} (default all)"
+    )
+    parser.add_argument(
+        "--workloads", default=",".join(benchlib.WORKLOADS), help="comma-separated subset of w1,w2,w3,w4 (default all)"
+    )
     parser.add_argument("--no-cold-start", action="store_true", help="skip the rayflow cold-start figure")
     for name, default in benchlib.FULL_SIZES.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=None,
-                            help=f"forwarded to every script (default {default}, quick {benchlib.QUICK_SIZES[name]})")
-    parser.add_argument("--rayflow-python", default=None,
-                        help="interpreter for bench/workloads.py (default .venv/bin/python, else this one)")
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=int,
+            default=None,
+            help=f"forwarded to every script (default {default}, quick {benchlib.QUICK_SIZES[name]})",
+        )
+    parser.add_argument(
+        "--rayflow-python",
+        default=None,
+        help="interpreter for bench/workloads.py (default .venv/bin/python, else this one)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess (default 1800)")
     parser.add_argument("--json", metavar="PATH", help="also write every result line (JSON) to PATH")
     parser.add_argument("--verbose", action="store_true", help="pass the scripts' non-result stdout through")
@@ -193,8 +214,10 @@ def main() -> None:
         venv_python = os.path.join(ROOT, ".venv", "bin", "python")
         args.rayflow_python = venv_python if os.path.exists(venv_python) else sys.executable
     if any(e in ("temporal", "dbos") for e in engines) and not os.path.exists(PEERS_PYTHON):
-        sys.exit(f"{PEERS_PYTHON} is missing: run `bash bench/setup_peers.sh` first "
-                 f"(or leave the peers out: --engines rayflow,rayflow-fsync)")
+        sys.exit(
+            f"{PEERS_PYTHON} is missing: run `bash bench/setup_peers.sh` first "
+            f"(or leave the peers out: --engines rayflow,rayflow-fsync)"
+        )
 
     records: list[dict] = []
     samples: dict[str, dict[tuple[str, str], list[float]]] = {e: {} for e in ENGINES}
@@ -224,8 +247,15 @@ def main() -> None:
                     benchlib.log("  FAILED: " + failures[-1])
                     continue
                 benchlib.log(f"  cold start {figures['seconds']} s")
-                records.append({"engine": "rayflow", "engine_column": "rayflow", "workload": "cold",
-                                "mode": "normal", "figures": figures})
+                records.append(
+                    {
+                        "engine": "rayflow",
+                        "engine_column": "rayflow",
+                        "workload": "cold",
+                        "mode": "normal",
+                        "figures": figures,
+                    }
+                )
                 samples["rayflow"].setdefault(("cold", "seconds"), []).append(figures["seconds"])
 
     if args.json:

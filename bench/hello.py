@@ -50,8 +50,9 @@ async def run(args: argparse.Namespace) -> None:
             latencies.append(time.perf_counter() - start)
             assert result == f"Hello, w{i}!"
 
-    async with Worker(client, task_queue="bench", workflows=[Greeting], activities=[compose_greeting],
-                      replicas=args.replicas):
+    async with Worker(
+        client, task_queue="bench", workflows=[Greeting], activities=[compose_greeting], replicas=args.replicas
+    ):
         await asyncio.gather(*(one(-i - 1) for i in range(min(20, args.workflows))))  # warm up
         latencies.clear()
         started = time.perf_counter()
@@ -70,9 +71,11 @@ async def run(args: argparse.Namespace) -> None:
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     mode = "fsync" if args.fsync else "normal"
-    print(f"hello  N={done} C={args.concurrency} replicas={args.replicas} durability={mode}: "
-          f"{done / elapsed:.1f} workflows/s, p50 {statistics.median(latencies) * 1000:.0f} ms, "
-          f"p99 {p99 * 1000:.0f} ms, total {elapsed:.1f} s")
+    print(
+        f"hello  N={done} C={args.concurrency} replicas={args.replicas} durability={mode}: "
+        f"{done / elapsed:.1f} workflows/s, p50 {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p99 {p99 * 1000:.0f} ms, total {elapsed:.1f} s"
+    )
 
 
 def main() -> None:

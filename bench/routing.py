@@ -28,10 +28,12 @@ async def noop(i: int) -> int:
 class FanOut:
     @workflow.run
     async def run(self, count: int, label: str | None) -> int:
-        results = await asyncio.gather(*(
-            workflow.execute_activity(noop, i, start_to_close_timeout=timedelta(seconds=60), resource_label=label)
-            for i in range(count)
-        ))
+        results = await asyncio.gather(
+            *(
+                workflow.execute_activity(noop, i, start_to_close_timeout=timedelta(seconds=60), resource_label=label)
+                for i in range(count)
+            )
+        )
         return sum(results)
 
 
@@ -53,16 +55,20 @@ async def measure(client: Client, replicas: int, label: str | None, args: argpar
 
 
 async def run(args: argparse.Namespace) -> None:
-    client = await Client.connect(data_dir=tempfile.mkdtemp(prefix="rayflow-bench-"),
-                                  ray_namespace=f"rayflow-bench-{uuid.uuid4().hex[:8]}")
+    client = await Client.connect(
+        data_dir=tempfile.mkdtemp(prefix="rayflow-bench-"), ray_namespace=f"rayflow-bench-{uuid.uuid4().hex[:8]}"
+    )
     base = None
     for replicas in args.replicas:
         rate = await measure(client, replicas, None, args)
         base = base or rate
         print(f"routing  replicas={replicas}: {rate:.0f} activities/s  (x{rate / base:.2f} vs 1 replica)", flush=True)
     rate = await measure(client, args.replicas[0], "fast", args)
-    print(f"routing  labelled sub-queue (resource_label='fast'), replicas={args.replicas[0]}: {rate:.0f} activities/s"
-          f"  (x{rate / base:.2f} vs unlabelled)", flush=True)
+    print(
+        f"routing  labelled sub-queue (resource_label='fast'), replicas={args.replicas[0]}: {rate:.0f} activities/s"
+        f"  (x{rate / base:.2f} vs unlabelled)",
+        flush=True,
+    )
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ TIMEOUT = timedelta(seconds=60)
 
 # --- workflow and activity definitions (the same shape for every engine) ---
 
+
 @activity.defn
 async def compose_greeting(name: str) -> str:
     return f"Hello, {name}!"
@@ -75,10 +76,12 @@ class FanOut:
     @workflow.run
     async def run(self, children: int) -> int:
         parent_id = workflow.info().workflow_id
-        results = await asyncio.gather(*(
-            workflow.execute_child_workflow(Greeting.run, f"c{i}", id=f"{parent_id}-c{i}", task_queue=TASK_QUEUE)
-            for i in range(children)
-        ))
+        results = await asyncio.gather(
+            *(
+                workflow.execute_child_workflow(Greeting.run, f"c{i}", id=f"{parent_id}-c{i}", task_queue=TASK_QUEUE)
+                for i in range(children)
+            )
+        )
         return len(results)
 
 
@@ -99,6 +102,7 @@ class Waiter:
 
 # --- harness ---
 
+
 @contextlib.asynccontextmanager
 async def environment(args: argparse.Namespace):
     """A fresh service and worker; yields the client, then stops both and removes the data."""
@@ -110,12 +114,20 @@ async def environment(args: argparse.Namespace):
             ray_namespace=f"rayflow-bench-{uuid.uuid4().hex[:8]}",
             durability="fsync" if args.fsync else "normal",
         )
-        async with Worker(client, task_queue=TASK_QUEUE, workflows=[Greeting, Sequence, FanOut, Waiter],
-                          activities=[compose_greeting, step], replicas=args.replicas):
+        async with Worker(
+            client,
+            task_queue=TASK_QUEUE,
+            workflows=[Greeting, Sequence, FanOut, Waiter],
+            activities=[compose_greeting, step],
+            replicas=args.replicas,
+        ):
             prefix = uuid.uuid4().hex[:8]
-            await asyncio.gather(*(  # warm up (not measured)
-                client.execute_workflow(Greeting.run, "warm", id=f"warm-{prefix}-{i}", task_queue=TASK_QUEUE)
-                for i in range(benchlib.WARMUP_WORKFLOWS)))
+            await asyncio.gather(
+                *(  # warm up (not measured)
+                    client.execute_workflow(Greeting.run, "warm", id=f"warm-{prefix}-{i}", task_queue=TASK_QUEUE)
+                    for i in range(benchlib.WARMUP_WORKFLOWS)
+                )
+            )
             yield client
     finally:
         if client is not None:
@@ -138,8 +150,11 @@ async def w1(args: argparse.Namespace) -> dict:
             progress.done += 1
 
         elapsed = await benchlib.timed_bounded(args.w1_concurrency, n, one)
-    return {"workflows_per_s": round(n / elapsed, 1), **benchlib.latency_figures(latencies),
-            "total_s": round(elapsed, 2)}
+    return {
+        "workflows_per_s": round(n / elapsed, 1),
+        **benchlib.latency_figures(latencies),
+        "total_s": round(elapsed, 2),
+    }
 
 
 async def w2(args: argparse.Namespace) -> dict:
@@ -153,8 +168,11 @@ async def w2(args: argparse.Namespace) -> dict:
             progress.done += 1
 
         elapsed = await benchlib.timed_bounded(args.w2_concurrency, n, one)
-    return {"activities_per_s": round(n * k / elapsed, 1), "workflows_per_s": round(n / elapsed, 1),
-            "total_s": round(elapsed, 2)}
+    return {
+        "activities_per_s": round(n * k / elapsed, 1),
+        "workflows_per_s": round(n / elapsed, 1),
+        "total_s": round(elapsed, 2),
+    }
 
 
 async def w3(args: argparse.Namespace) -> dict:
@@ -163,8 +181,9 @@ async def w3(args: argparse.Namespace) -> dict:
         log_task = asyncio.create_task(benchlib.tick("w3", f"parent with {m} children running"))
         try:
             started = time.perf_counter()
-            result = await client.execute_workflow(FanOut.run, m, id=f"w3-{uuid.uuid4().hex[:8]}",
-                                                   task_queue=TASK_QUEUE)
+            result = await client.execute_workflow(
+                FanOut.run, m, id=f"w3-{uuid.uuid4().hex[:8]}", task_queue=TASK_QUEUE
+            )
             elapsed = time.perf_counter() - started
         finally:
             log_task.cancel()
@@ -180,9 +199,11 @@ async def w4(args: argparse.Namespace) -> dict:
 
         async def start_all() -> None:
             async with benchlib.Progress("w4", n, "started") as progress:
+
                 async def start(i: int) -> None:
                     await client.start_workflow(Waiter.run, id=ids[i], task_queue=TASK_QUEUE)
                     progress.done += 1
+
                 await benchlib.bounded(args.w4_concurrency, n, start)
 
         async def all_waiting() -> bool:
@@ -195,6 +216,7 @@ async def w4(args: argparse.Namespace) -> dict:
         memory = await benchlib.w4_memory(n, benchlib.ray_worker_pids, start_all, ready=all_waiting)
 
         async with benchlib.Progress("w4", n, "drained") as progress:
+
             async def release(i: int) -> None:
                 handle = client.get_workflow_handle(ids[i])
                 await handle.signal(Waiter.release)
@@ -218,8 +240,7 @@ def main() -> None:
         # Always a fresh local Ray: a bare ray.init() would join the cluster named in /tmp/ray/ray_current_cluster
         # (left by `ray start` or ray.cluster_utils, possibly dead). Client.connect uses this initialised Ray.
         ray.init(address="local", include_dashboard=False)
-        benchlib.run_all("rayflow", "fsync" if args.fsync else "normal", args,
-                         {"w1": w1, "w2": w2, "w3": w3, "w4": w4})
+        benchlib.run_all("rayflow", "fsync" if args.fsync else "normal", args, {"w1": w1, "w2": w2, "w3": w3, "w4": w4})
     finally:
         if ray.is_initialized():
             ray.shutdown()

@@ -39,11 +39,17 @@ class UsageError(Exception):
 def _connection_flags() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("connection")
-    group.add_argument("--address", default=os.environ.get(constants.ADDRESS_ENV, constants.DEFAULT_FRONTEND_ADDRESS),
-                       help="frontend host:port (default RAYFLOW_ADDRESS or %(default)s)")
+    group.add_argument(
+        "--address",
+        default=os.environ.get(constants.ADDRESS_ENV, constants.DEFAULT_FRONTEND_ADDRESS),
+        help="frontend host:port (default RAYFLOW_ADDRESS or %(default)s)",
+    )
     group.add_argument("--namespace", "-n", default=constants.DEFAULT_NAMESPACE, help="rayflow namespace")
-    group.add_argument("--api-key", default=os.environ.get(constants.API_KEY_ENV),
-                       help="API key the frontend requires (default RAYFLOW_API_KEY)")
+    group.add_argument(
+        "--api-key",
+        default=os.environ.get(constants.API_KEY_ENV),
+        help="API key the frontend requires (default RAYFLOW_API_KEY)",
+    )
     group.add_argument("--tls", action="store_true", help="connect with TLS (implied by the --tls-* paths)")
     group.add_argument("--tls-ca-path", help="PEM of the CA that signed the server certificate")
     group.add_argument("--tls-cert-path", help="PEM client certificate (mutual TLS)")
@@ -60,8 +66,14 @@ def _execution_flags(parser: argparse.ArgumentParser, *, run_id: bool = True) ->
 
 
 def _input_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", "-i", action="append", default=[], metavar="JSON",
-                        help="an argument as JSON (repeat for several), e.g. --input '{\"a\":1}'")
+    parser.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="an argument as JSON (repeat for several), e.g. --input '{\"a\":1}'",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,16 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = commands.add_parser("server", help="run the gRPC frontend").add_subparsers(dest="command", required=True)
     start = server.add_parser("start", help="start Ray (or attach), the service actors and the gRPC frontend")
-    start.add_argument("--ray-address", default=None,
-                       help="Ray to attach to ('auto', host:port, ray://...); default RAY_ADDRESS or a new local Ray")
+    start.add_argument(
+        "--ray-address",
+        default=None,
+        help="Ray to attach to ('auto', host:port, ray://...); default RAY_ADDRESS or a new local Ray",
+    )
     store = start.add_mutually_exclusive_group()
     store.add_argument("--data-dir", help="SQLite data directory (default RAYFLOW_DATA_DIR or ./.rayflow)")
     store.add_argument("--store", help="store URL: sqlite:///path/to/dir")
     start.add_argument("--port", type=int, default=constants.DEFAULT_FRONTEND_PORT, help="port (0: a free one)")
     start.add_argument("--bind", default=constants.DEFAULT_FRONTEND_BIND, help="address to listen on")
     start.add_argument("--ray-namespace", default=constants.DEFAULT_RAY_NAMESPACE, help="Ray namespace of the service")
-    start.add_argument("--num-shards", type=int, default=constants.DEFAULT_NUM_SHARDS,
-                       help="history shards for a new data directory")
+    start.add_argument(
+        "--num-shards", type=int, default=constants.DEFAULT_NUM_SHARDS, help="history shards for a new data directory"
+    )
     start.add_argument("--durability", choices=("normal", "fsync"), default="normal")
     start.add_argument("--max-payload-size", type=int, default=None, help="payload limit in bytes (default 2 MB)")
     start.add_argument("--tls-cert", help="PEM server certificate (chain)")
@@ -92,9 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_parser("status", parents=[common], help="is the frontend serving, and what runs behind it")
 
     workflow = commands.add_parser("workflow", help="start and follow workflows").add_subparsers(
-        dest="command", required=True)
-    for name, text in (("start", "start a workflow and print its ids"),
-                       ("execute", "start a workflow and wait for its result")):
+        dest="command", required=True
+    )
+    for name, text in (
+        ("start", "start a workflow and print its ids"),
+        ("execute", "start a workflow and wait for its result"),
+    ):
         sub = workflow.add_parser(name, parents=[common], help=text)
         sub.add_argument("--workflow-id", "-w", default=None, help="workflow id (default: a new uuid)")
         sub.add_argument("--type", required=True, help="workflow type name")
@@ -111,8 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     _execution_flags(sub)
     sub.add_argument("--follow", "-f", action="store_true", help="keep printing new events until the run closes")
     sub = workflow.add_parser("list", parents=[common], help="workflow executions, newest first")
-    sub.add_argument("--query", "-q", default="",
-                     help="filter: WorkflowType='X' AND ExecutionStatus='Running' AND TaskQueue='q'")
+    sub.add_argument(
+        "--query", "-q", default="", help="filter: WorkflowType='X' AND ExecutionStatus='Running' AND TaskQueue='q'"
+    )
     sub.add_argument("--limit", type=int, default=100, help="at most this many (default %(default)s)")
     sub = workflow.add_parser("result", parents=[common], help="wait for a run's result")
     _execution_flags(sub)
@@ -143,8 +163,10 @@ def parse_inputs(texts: Sequence[str]) -> list[Any]:
         try:
             values.append(json.loads(text))
         except json.JSONDecodeError as err:
-            raise UsageError(f"--input {index + 1} is not valid JSON ({err.msg} at column {err.colno}): {text!r}; "
-                             f"quote strings as JSON, e.g. --input '\"World\"'") from None
+            raise UsageError(
+                f"--input {index + 1} is not valid JSON ({err.msg} at column {err.colno}): {text!r}; "
+                f"quote strings as JSON, e.g. --input '\"World\"'"
+            ) from None
     return values
 
 
@@ -172,8 +194,10 @@ def parse_list_query(text: str) -> dict[str, Any]:
     for term in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
         match = re.fullmatch(r"\s*(\w+)\s*=\s*(['\"])(.*)\2\s*", term)
         if not match or match.group(1).lower() not in _QUERY_KEYS:
-            raise UsageError(f"--query term {term!r} is not supported; use WorkflowType='X', "
-                             f"ExecutionStatus='Running' or TaskQueue='q', joined by AND")
+            raise UsageError(
+                f"--query term {term!r} is not supported; use WorkflowType='X', "
+                f"ExecutionStatus='Running' or TaskQueue='q', joined by AND"
+            )
         key, value = _QUERY_KEYS[match.group(1).lower()], match.group(3)
         if key == "status":
             try:
@@ -233,8 +257,13 @@ async def _connect(args: argparse.Namespace):
             client_private_key=_read(args.tls_key_path, "--tls-key-path"),
             domain=args.tls_server_name,
         )
-    return await Client.connect(args.address, namespace=args.namespace, api_key=args.api_key, tls=tls,
-                                identity=f"rayflow-cli@{os.uname().nodename}")
+    return await Client.connect(
+        args.address,
+        namespace=args.namespace,
+        api_key=args.api_key,
+        tls=tls,
+        identity=f"rayflow-cli@{os.uname().nodename}",
+    )
 
 
 def _read(path: str | None, flag: str) -> bytes | None:
@@ -259,18 +288,34 @@ async def _workflow_start(args: argparse.Namespace, client: Any, *, wait: bool) 
     values = parse_inputs(args.input)
     workflow_id = args.workflow_id or str(uuid.uuid4())
     handle = await client.start_workflow(
-        args.type, args=values, id=workflow_id, task_queue=args.task_queue,
+        args.type,
+        args=values,
+        id=workflow_id,
+        task_queue=args.task_queue,
         execution_timeout=parse_duration(args.execution_timeout, "--execution-timeout"),
         run_timeout=parse_duration(args.run_timeout, "--run-timeout"),
         task_timeout=parse_duration(args.task_timeout, "--task-timeout"),
         id_reuse_policy=WorkflowIDReusePolicy[args.id_reuse_policy] if args.id_reuse_policy else None,
         id_conflict_policy=WorkflowIDConflictPolicy[args.id_conflict_policy] if args.id_conflict_policy else None,
     )
-    started = {"workflow_id": handle.id, "run_id": handle.run_id, "type": args.type, "task_queue": args.task_queue,
-               "namespace": args.namespace}
+    started = {
+        "workflow_id": handle.id,
+        "run_id": handle.run_id,
+        "type": args.type,
+        "task_queue": args.task_queue,
+        "namespace": args.namespace,
+    }
     if not wait:
-        _emit(args, started, [f"Workflow Id  {handle.id}", f"Run Id       {handle.run_id}",
-                              f"Type         {args.type}", f"Task Queue   {args.task_queue}"])
+        _emit(
+            args,
+            started,
+            [
+                f"Workflow Id  {handle.id}",
+                f"Run Id       {handle.run_id}",
+                f"Type         {args.type}",
+                f"Task Queue   {args.task_queue}",
+            ],
+        )
         return EXIT_OK
     if args.output == "text":
         print(f"Running execution: workflow id {handle.id}, run id {handle.run_id}", flush=True)
@@ -282,29 +327,53 @@ async def _print_result(args: argparse.Namespace, handle: Any, data: dict[str, A
         result = await handle.result()
     except WorkflowFailureError as err:
         cause = err.cause
-        _emit(args, {**data, "status": "FAILED", "failure": {"type": type(cause).__name__, "message": str(cause)}},
-              ["Status   FAILED", f"Failure  {type(cause).__name__}: {cause}"])
+        _emit(
+            args,
+            {**data, "status": "FAILED", "failure": {"type": type(cause).__name__, "message": str(cause)}},
+            ["Status   FAILED", f"Failure  {type(cause).__name__}: {cause}"],
+        )
         return EXIT_WORKFLOW_FAILED
-    _emit(args, {**data, "status": "COMPLETED", "result": result},
-          ["Status   COMPLETED", f"Result   {json.dumps(_jsonable(result), ensure_ascii=False)}"])
+    _emit(
+        args,
+        {**data, "status": "COMPLETED", "result": result},
+        ["Status   COMPLETED", f"Result   {json.dumps(_jsonable(result), ensure_ascii=False)}"],
+    )
     return EXIT_OK
 
 
 async def _workflow_describe(args: argparse.Namespace, client: Any) -> int:
     d = await client.get_workflow_handle(args.workflow_id, run_id=args.run_id or None).describe()
     data = {
-        "workflow_id": d.id, "run_id": d.run_id, "type": d.workflow_type, "task_queue": d.task_queue,
-        "status": d.status, "start_time": d.start_time, "close_time": d.close_time,
-        "history_length": d.history_length, "parent_id": d.parent_id,
+        "workflow_id": d.id,
+        "run_id": d.run_id,
+        "type": d.workflow_type,
+        "task_queue": d.task_queue,
+        "status": d.status,
+        "start_time": d.start_time,
+        "close_time": d.close_time,
+        "history_length": d.history_length,
+        "parent_id": d.parent_id,
         "pending_activities": [
-            {"activity_id": p.activity_id, "activity_type": p.activity_type, "state": p.state, "attempt": p.attempt,
-             "last_failure": str(p.last_failure) if p.last_failure else None} for p in d.pending_activities
+            {
+                "activity_id": p.activity_id,
+                "activity_type": p.activity_type,
+                "state": p.state,
+                "attempt": p.attempt,
+                "last_failure": str(p.last_failure) if p.last_failure else None,
+            }
+            for p in d.pending_activities
         ],
     }
-    lines = [f"Workflow Id     {d.id}", f"Run Id          {d.run_id}", f"Type            {d.workflow_type}",
-             f"Task Queue      {d.task_queue}", f"Status          {d.status.name}",
-             f"Start Time      {_time(d.start_time)}", f"Close Time      {_time(d.close_time)}",
-             f"History Length  {d.history_length}"]
+    lines = [
+        f"Workflow Id     {d.id}",
+        f"Run Id          {d.run_id}",
+        f"Type            {d.workflow_type}",
+        f"Task Queue      {d.task_queue}",
+        f"Status          {d.status.name}",
+        f"Start Time      {_time(d.start_time)}",
+        f"Close Time      {_time(d.close_time)}",
+        f"History Length  {d.history_length}",
+    ]
     if d.parent_id:
         lines.append(f"Parent          {d.parent_id} ({d.parent_run_id})")
     if d.pending_activities:
@@ -316,9 +385,23 @@ async def _workflow_describe(args: argparse.Namespace, client: Any) -> int:
     return EXIT_OK
 
 
-_KEY_ATTRIBUTES = ("workflow_type", "activity_type", "activity_id", "task_queue", "signal_name", "timer_id",
-                   "start_to_fire_timeout", "identity", "input", "result", "details", "reason", "failure",
-                   "new_execution_run_id", "attempt")
+_KEY_ATTRIBUTES = (
+    "workflow_type",
+    "activity_type",
+    "activity_id",
+    "task_queue",
+    "signal_name",
+    "timer_id",
+    "start_to_fire_timeout",
+    "identity",
+    "input",
+    "result",
+    "details",
+    "reason",
+    "failure",
+    "new_execution_run_id",
+    "attempt",
+)
 
 
 def _event_summary(attributes: dict[str, Any]) -> str:
@@ -352,19 +435,39 @@ async def _workflow_show(args: argparse.Namespace, client: Any) -> int:
             next_id = event.event_id + 1
             closed = closed or event.event_type.name in _CLOSE_EVENTS
             if args.output == "json":
-                print(json.dumps(_jsonable({"event_id": event.event_id, "event_time": event.event_time,
-                                            "event_type": event.event_type.name, "attributes": event.attributes}),
-                                 ensure_ascii=False), flush=True)
+                print(
+                    json.dumps(
+                        _jsonable(
+                            {
+                                "event_id": event.event_id,
+                                "event_time": event.event_time,
+                                "event_type": event.event_type.name,
+                                "attributes": event.attributes,
+                            }
+                        ),
+                        ensure_ascii=False,
+                    ),
+                    flush=True,
+                )
             else:
-                print(f"{event.event_id:<4}{_time(event.event_time):<26}{event.event_type.name:<42}"
-                      f"{_event_summary(event.attributes)}", flush=True)
+                print(
+                    f"{event.event_id:<4}{_time(event.event_time):<26}{event.event_type.name:<42}"
+                    f"{_event_summary(event.attributes)}",
+                    flush=True,
+                )
         if not args.follow or closed:
             return EXIT_OK
         await asyncio.sleep(_FOLLOW_INTERVAL_S)
 
 
-_CLOSE_EVENTS = {"WORKFLOW_EXECUTION_COMPLETED", "WORKFLOW_EXECUTION_FAILED", "WORKFLOW_EXECUTION_TIMED_OUT",
-                 "WORKFLOW_EXECUTION_CANCELED", "WORKFLOW_EXECUTION_TERMINATED", "WORKFLOW_EXECUTION_CONTINUED_AS_NEW"}
+_CLOSE_EVENTS = {
+    "WORKFLOW_EXECUTION_COMPLETED",
+    "WORKFLOW_EXECUTION_FAILED",
+    "WORKFLOW_EXECUTION_TIMED_OUT",
+    "WORKFLOW_EXECUTION_CANCELED",
+    "WORKFLOW_EXECUTION_TERMINATED",
+    "WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
+}
 
 
 async def _workflow_list(args: argparse.Namespace, client: Any) -> int:
@@ -377,12 +480,30 @@ async def _workflow_list(args: argparse.Namespace, client: Any) -> int:
         if len(rows) >= args.limit:
             break
     if args.output == "json":
-        print(json.dumps([_jsonable({"workflow_id": w.id, "run_id": w.run_id, "type": w.workflow_type,
-                                     "task_queue": w.task_queue, "status": w.status, "start_time": w.start_time,
-                                     "close_time": w.close_time}) for w in rows], indent=2))
+        print(
+            json.dumps(
+                [
+                    _jsonable(
+                        {
+                            "workflow_id": w.id,
+                            "run_id": w.run_id,
+                            "type": w.workflow_type,
+                            "task_queue": w.task_queue,
+                            "status": w.status,
+                            "start_time": w.start_time,
+                            "close_time": w.close_time,
+                        }
+                    )
+                    for w in rows
+                ],
+                indent=2,
+            )
+        )
     else:
-        print_table([(w.status.name, w.id, w.run_id, w.workflow_type, _time(w.start_time), _time(w.close_time))
-                     for w in rows], ["STATUS", "WORKFLOW ID", "RUN ID", "TYPE", "START TIME", "CLOSE TIME"])
+        print_table(
+            [(w.status.name, w.id, w.run_id, w.workflow_type, _time(w.start_time), _time(w.close_time)) for w in rows],
+            ["STATUS", "WORKFLOW ID", "RUN ID", "TYPE", "START TIME", "CLOSE TIME"],
+        )
     return EXIT_OK
 
 
@@ -406,8 +527,11 @@ async def _workflow_end(args: argparse.Namespace, client: Any) -> int:
     handle = client.get_workflow_handle(args.workflow_id, run_id=args.run_id or None)
     if args.command == "cancel":
         await handle.cancel()
-        _emit(args, {"workflow_id": args.workflow_id, "cancel_requested": True},
-              [f"Cancellation requested for {args.workflow_id}"])
+        _emit(
+            args,
+            {"workflow_id": args.workflow_id, "cancel_requested": True},
+            [f"Cancellation requested for {args.workflow_id}"],
+        )
     else:
         await handle.terminate(args.reason or None)
         _emit(args, {"workflow_id": args.workflow_id, "terminated": True}, [f"Terminated {args.workflow_id}"])
@@ -420,19 +544,28 @@ async def _task_queue_describe(args: argparse.Namespace, client: Any) -> int:
         data = {"name": description.name}
         for kind in ("workflow", "activity"):
             d = getattr(description, kind)
-            data[kind] = {"pollers": [vars(p) for p in d.pollers], "backlog": d.backlog,
-                          "backlog_age": d.backlog_age, "backlog_by_label": d.backlog_by_label,
-                          "dispatch_rate": d.dispatch_rate, "rate_limit": d.rate_limit}
+            data[kind] = {
+                "pollers": [vars(p) for p in d.pollers],
+                "backlog": d.backlog,
+                "backlog_age": d.backlog_age,
+                "backlog_by_label": d.backlog_by_label,
+                "dispatch_rate": d.dispatch_rate,
+                "rate_limit": d.rate_limit,
+            }
         print(json.dumps(_jsonable(data), indent=2))
         return EXIT_OK
     for kind in ("workflow", "activity"):
         d = getattr(description, kind)
         age = f", oldest {d.backlog_age.total_seconds():.1f}s" if d.backlog_age else ""
         limit = f", rate limit {d.rate_limit}/s" if d.rate_limit else ""
-        print(f"{kind.title()} queue {description.name!r}: backlog {d.backlog}{age}, "
-              f"dispatch {d.dispatch_rate:.1f}/s{limit}")
-        print_table([(p.identity, ",".join(p.labels), p.node_ip, _time(p.last_access_time)) for p in d.pollers],
-                    ["  POLLER IDENTITY", "LABELS", "NODE IP", "LAST ACCESS"])
+        print(
+            f"{kind.title()} queue {description.name!r}: backlog {d.backlog}{age}, "
+            f"dispatch {d.dispatch_rate:.1f}/s{limit}"
+        )
+        print_table(
+            [(p.identity, ",".join(p.labels), p.node_ip, _time(p.last_access_time)) for p in d.pollers],
+            ["  POLLER IDENTITY", "LABELS", "NODE IP", "LAST ACCESS"],
+        )
     return EXIT_OK
 
 
@@ -442,10 +575,18 @@ async def _server_status(args: argparse.Namespace) -> int:
         info = await client._service.get_cluster_info()
     finally:
         await client.close()
-    data = {"address": args.address, "status": "SERVING", "version": info.server_version,
-            "ray_namespace": info.ray_namespace, "ray_address": info.ray_address, "data_dir": info.data_dir,
-            "num_shards": info.num_shards, "max_payload_size": info.max_payload_size, "tls": info.tls,
-            "api_key_required": info.api_key_required}
+    data = {
+        "address": args.address,
+        "status": "SERVING",
+        "version": info.server_version,
+        "ray_namespace": info.ray_namespace,
+        "ray_address": info.ray_address,
+        "data_dir": info.data_dir,
+        "num_shards": info.num_shards,
+        "max_payload_size": info.max_payload_size,
+        "tls": info.tls,
+        "api_key_required": info.api_key_required,
+    }
     _emit(args, data, [f"{key.replace('_', ' ').title():<18}{value}" for key, value in data.items()])
     return EXIT_OK
 
@@ -456,8 +597,9 @@ _WORKFLOW_COMMANDS = {
     "describe": _workflow_describe,
     "show": _workflow_show,
     "list": _workflow_list,
-    "result": lambda a, c: _print_result(a, c.get_workflow_handle(a.workflow_id, run_id=a.run_id or None),
-                                         {"workflow_id": a.workflow_id}),
+    "result": lambda a, c: _print_result(
+        a, c.get_workflow_handle(a.workflow_id, run_id=a.run_id or None), {"workflow_id": a.workflow_id}
+    ),
     "signal": _workflow_message,
     "query": _workflow_message,
     "update": _workflow_message,

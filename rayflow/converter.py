@@ -220,9 +220,11 @@ class EncryptionCodec(PayloadCodec):
             nonce = os.urandom(self._NONCE_SIZE)
             # The key id is authenticated data: a payload cannot be passed off as another key's.
             data = nonce + cipher.encrypt(nonce, payload.SerializeToString(), key_id)
-            out.append(message_pb2.Payload(
-                metadata={"encoding": ENCODING_ENCRYPTED, METADATA_ENCRYPTION_KEY_ID: key_id}, data=data
-            ))
+            out.append(
+                message_pb2.Payload(
+                    metadata={"encoding": ENCODING_ENCRYPTED, METADATA_ENCRYPTION_KEY_ID: key_id}, data=data
+                )
+            )
         return out
 
     async def decode(self, payloads: Sequence[message_pb2.Payload]) -> list[message_pb2.Payload]:
@@ -240,7 +242,7 @@ class EncryptionCodec(PayloadCodec):
                     f"(its keys: {', '.join(sorted(self._ciphers))}); give this worker/client that key: "
                     f"EncryptionCodec(keys={{..., {key_id!r}: <key>}}, key_id=...)"
                 )
-            nonce, ciphertext = payload.data[: self._NONCE_SIZE], payload.data[self._NONCE_SIZE:]
+            nonce, ciphertext = payload.data[: self._NONCE_SIZE], payload.data[self._NONCE_SIZE :]
             try:
                 plaintext = cipher.decrypt(nonce, ciphertext, raw_id)
             except Exception as err:  # cryptography's InvalidTag: wrong key bytes under that id, or altered data
@@ -285,7 +287,9 @@ class ZlibCompressionCodec(PayloadCodec):
             try:
                 out.append(message_pb2.Payload.FromString(zlib.decompress(payload.data)))
             except Exception as err:
-                raise PayloadError(f"a binary/zlib payload could not be decompressed ({type(err).__name__}: {err})") from err
+                raise PayloadError(
+                    f"a binary/zlib payload could not be decompressed ({type(err).__name__}: {err})"
+                ) from err
         return out
 
 
@@ -470,8 +474,12 @@ class DataConverter:
         elif kind == "child_workflow_execution_failure_info":
             child = failure.child_workflow_execution_failure_info
             error = ChildWorkflowError(
-                failure.message, namespace=child.namespace, workflow_id=child.workflow_id, run_id=child.run_id,
-                workflow_type=child.workflow_type, initiated_event_id=child.initiated_event_id,
+                failure.message,
+                namespace=child.namespace,
+                workflow_id=child.workflow_id,
+                run_id=child.run_id,
+                workflow_type=child.workflow_type,
+                initiated_event_id=child.initiated_event_id,
                 started_event_id=child.started_event_id,
                 retry_state=RetryState(child.retry_state) if child.retry_state else None,
             )

@@ -34,6 +34,7 @@ WAIT_SECONDS = 24 * 3600  # W4 workflows wait for their message (recv returns No
 
 # --- workflow and step definitions (the same shape for every engine) ---
 
+
 @DBOS.step()
 async def compose_greeting(name: str) -> str:
     return f"Hello, {name}!"
@@ -73,6 +74,7 @@ async def waiter() -> str:
 
 # --- harness ---
 
+
 @contextlib.asynccontextmanager
 async def environment(args: argparse.Namespace):
     """A fresh DBOS on a fresh SQLite system database in a temporary directory."""
@@ -98,6 +100,7 @@ async def w1(args: argparse.Namespace) -> dict:
     n = args.w1_workflows
     latencies: list[float] = []
     async with environment(args), benchlib.Progress("w1", n) as progress:
+
         async def one(i: int) -> None:
             start = time.perf_counter()
             handle = await DBOS.start_workflow_async(greeting, f"w{i}")
@@ -107,21 +110,28 @@ async def w1(args: argparse.Namespace) -> dict:
             progress.done += 1
 
         elapsed = await benchlib.timed_bounded(args.w1_concurrency, n, one)
-    return {"workflows_per_s": round(n / elapsed, 1), **benchlib.latency_figures(latencies),
-            "total_s": round(elapsed, 2)}
+    return {
+        "workflows_per_s": round(n / elapsed, 1),
+        **benchlib.latency_figures(latencies),
+        "total_s": round(elapsed, 2),
+    }
 
 
 async def w2(args: argparse.Namespace) -> dict:
     n, k = args.w2_workflows, args.w2_activities
     async with environment(args), benchlib.Progress("w2", n) as progress:
+
         async def one(i: int) -> None:
             handle = await DBOS.start_workflow_async(sequence, k)
             assert await handle.get_result() == k
             progress.done += 1
 
         elapsed = await benchlib.timed_bounded(args.w2_concurrency, n, one)
-    return {"activities_per_s": round(n * k / elapsed, 1), "workflows_per_s": round(n / elapsed, 1),
-            "total_s": round(elapsed, 2)}
+    return {
+        "activities_per_s": round(n * k / elapsed, 1),
+        "workflows_per_s": round(n / elapsed, 1),
+        "total_s": round(elapsed, 2),
+    }
 
 
 async def w3(args: argparse.Namespace) -> dict:
@@ -143,6 +153,7 @@ def _waiting_receivers() -> int | None:
     """How many workflows wait in recv (DBOS internals; None if this version keeps them elsewhere)."""
     try:
         from dbos._dbos import _get_dbos_instance
+
         return len(_get_dbos_instance()._sys_db.notifications_map._dict)
     except Exception:  # noqa: BLE001
         return None
@@ -155,9 +166,11 @@ async def w4(args: argparse.Namespace) -> dict:
 
         async def start_all() -> None:
             async with benchlib.Progress("w4", n, "started") as progress:
+
                 async def start(i: int) -> None:
                     handles[i] = await DBOS.start_workflow_async(waiter)
                     progress.done += 1
+
                 await benchlib.bounded(args.w4_concurrency, n, start)
 
         async def all_waiting() -> bool:
@@ -167,6 +180,7 @@ async def w4(args: argparse.Namespace) -> dict:
         memory = await benchlib.w4_memory(n, lambda: [os.getpid()], start_all, ready=all_waiting)
 
         async with benchlib.Progress("w4", n, "drained") as progress:
+
             async def release(i: int) -> None:
                 await DBOS.send_async(handles[i].get_workflow_id(), "go", RELEASE_TOPIC)
                 assert await handles[i].get_result() == "released"

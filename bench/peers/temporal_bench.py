@@ -38,6 +38,7 @@ TIMEOUT = timedelta(seconds=60)
 
 # --- workflow and activity definitions (the same shape for every engine) ---
 
+
 @activity.defn
 async def compose_greeting(name: str) -> str:
     return f"Hello, {name}!"
@@ -70,10 +71,12 @@ class FanOut:
     @workflow.run
     async def run(self, children: int) -> int:
         parent_id = workflow.info().workflow_id
-        results = await asyncio.gather(*(
-            workflow.execute_child_workflow(Greeting.run, f"c{i}", id=f"{parent_id}-c{i}", task_queue=TASK_QUEUE)
-            for i in range(children)
-        ))
+        results = await asyncio.gather(
+            *(
+                workflow.execute_child_workflow(Greeting.run, f"c{i}", id=f"{parent_id}-c{i}", task_queue=TASK_QUEUE)
+                for i in range(children)
+            )
+        )
         return len(results)
 
 
@@ -93,6 +96,7 @@ class Waiter:
 
 
 # --- the dev server ---
+
 
 def temporal_binary() -> str:
     candidate = os.path.join(os.path.dirname(sys.executable), "temporal")
@@ -119,8 +123,18 @@ class DevServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        command = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
-                   "--headless", "--log-level", "error"]
+        command = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--headless",
+            "--log-level",
+            "error",
+        ]
         if not self.in_memory:
             command += ["--db-filename", os.path.join(self.dir, "temporal.db")]
         command += self.extra_args
@@ -132,8 +146,10 @@ class DevServer:
         last_error: BaseException | None = None
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"temporal dev server exited with {self.process.returncode}; "
-                                   f"log: {os.path.join(self.dir, 'server.log')}")
+                raise RuntimeError(
+                    f"temporal dev server exited with {self.process.returncode}; "
+                    f"log: {os.path.join(self.dir, 'server.log')}"
+                )
             try:
                 client = await Client.connect(f"127.0.0.1:{self.port}")
                 await client.count_workflows()  # the default namespace is registered and visibility answers
@@ -170,18 +186,26 @@ async def environment(args: argparse.Namespace):
     try:
         server.start()
         client = await server.connect()
-        async with Worker(client, task_queue=TASK_QUEUE, workflows=[Greeting, Sequence, FanOut, Waiter],
-                          activities=[compose_greeting, step]):
+        async with Worker(
+            client,
+            task_queue=TASK_QUEUE,
+            workflows=[Greeting, Sequence, FanOut, Waiter],
+            activities=[compose_greeting, step],
+        ):
             prefix = uuid.uuid4().hex[:8]
-            await asyncio.gather(*(  # warm up (not measured)
-                client.execute_workflow(Greeting.run, "warm", id=f"warm-{prefix}-{i}", task_queue=TASK_QUEUE)
-                for i in range(benchlib.WARMUP_WORKFLOWS)))
+            await asyncio.gather(
+                *(  # warm up (not measured)
+                    client.execute_workflow(Greeting.run, "warm", id=f"warm-{prefix}-{i}", task_queue=TASK_QUEUE)
+                    for i in range(benchlib.WARMUP_WORKFLOWS)
+                )
+            )
             yield client, server
     finally:
         server.stop()
 
 
 # --- workloads ---
+
 
 async def w1(args: argparse.Namespace) -> dict:
     n = args.w1_workflows
@@ -197,8 +221,11 @@ async def w1(args: argparse.Namespace) -> dict:
             progress.done += 1
 
         elapsed = await benchlib.timed_bounded(args.w1_concurrency, n, one)
-    return {"workflows_per_s": round(n / elapsed, 1), **benchlib.latency_figures(latencies),
-            "total_s": round(elapsed, 2)}
+    return {
+        "workflows_per_s": round(n / elapsed, 1),
+        **benchlib.latency_figures(latencies),
+        "total_s": round(elapsed, 2),
+    }
 
 
 async def w2(args: argparse.Namespace) -> dict:
@@ -212,8 +239,11 @@ async def w2(args: argparse.Namespace) -> dict:
             progress.done += 1
 
         elapsed = await benchlib.timed_bounded(args.w2_concurrency, n, one)
-    return {"activities_per_s": round(n * k / elapsed, 1), "workflows_per_s": round(n / elapsed, 1),
-            "total_s": round(elapsed, 2)}
+    return {
+        "activities_per_s": round(n * k / elapsed, 1),
+        "workflows_per_s": round(n / elapsed, 1),
+        "total_s": round(elapsed, 2),
+    }
 
 
 async def w3(args: argparse.Namespace) -> dict:
@@ -222,8 +252,9 @@ async def w3(args: argparse.Namespace) -> dict:
         log_task = asyncio.create_task(benchlib.tick("w3", f"parent with {m} children running"))
         try:
             started = time.perf_counter()
-            result = await client.execute_workflow(FanOut.run, m, id=f"w3-{uuid.uuid4().hex[:8]}",
-                                                   task_queue=TASK_QUEUE)
+            result = await client.execute_workflow(
+                FanOut.run, m, id=f"w3-{uuid.uuid4().hex[:8]}", task_queue=TASK_QUEUE
+            )
             elapsed = time.perf_counter() - started
         finally:
             log_task.cancel()
@@ -239,9 +270,11 @@ async def w4(args: argparse.Namespace) -> dict:
 
         async def start_all() -> None:
             async with benchlib.Progress("w4", n, "started") as progress:
+
                 async def start(i: int) -> None:
                     await client.start_workflow(Waiter.run, id=ids[i], task_queue=TASK_QUEUE)
                     progress.done += 1
+
                 await benchlib.bounded(args.w4_concurrency, n, start)
 
         async def all_waiting() -> bool:
@@ -254,6 +287,7 @@ async def w4(args: argparse.Namespace) -> dict:
         memory = await benchlib.w4_memory(n, server.pids, start_all, ready=all_waiting)
 
         async with benchlib.Progress("w4", n, "drained") as progress:
+
             async def release(i: int) -> None:
                 handle = client.get_workflow_handle(ids[i])
                 await handle.signal(Waiter.release)
@@ -269,11 +303,17 @@ async def w4(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     benchlib.add_workload_args(parser)
-    parser.add_argument("--in-memory", action="store_true",
-                        help="dev server without --db-filename (in-memory SQLite, nothing durable)")
-    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
-                        help="extra argument for `temporal server start-dev` (repeatable), e.g. "
-                             "--server-arg=--sqlite-pragma --server-arg=journal_mode=wal")
+    parser.add_argument(
+        "--in-memory", action="store_true", help="dev server without --db-filename (in-memory SQLite, nothing durable)"
+    )
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for `temporal server start-dev` (repeatable), e.g. "
+        "--server-arg=--sqlite-pragma --server-arg=journal_mode=wal",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (stop the server)
     mode = "dev-server-memory" if args.in_memory else "dev-server-sqlite"

@@ -37,7 +37,8 @@ class Shouter:
 async def _client(env, codec) -> Client:
     """A second client of the env's service, with its own data converter."""
     return await Client.connect(
-        ray_namespace=env.config.ray_namespace, data_dir=env.config.data_dir,
+        ray_namespace=env.config.ray_namespace,
+        data_dir=env.config.data_dir,
         data_converter=DataConverter(payload_codec=codec),
     )
 
@@ -66,8 +67,9 @@ async def test_encrypted_round_trip_and_only_ciphertext_in_the_store(env, task_q
     client = await _client(env, EncryptionCodec({"k1": KEY_1}, "k1"))
     secret = f"top-secret-{uuid.uuid4().hex}"
     async with Worker(client, task_queue=task_queue, workflows=[Shouter], activities=[shout]):
-        handle = await client.start_workflow(Shouter.run, secret, id=f"enc-{uuid.uuid4().hex[:6]}",
-                                             task_queue=task_queue)
+        handle = await client.start_workflow(
+            Shouter.run, secret, id=f"enc-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+        )
         assert await handle.result() == secret.upper() + "!"
 
     rows = _store_rows(env.config.data_dir)
@@ -86,8 +88,9 @@ async def test_compressed_and_encrypted_chain_end_to_end(env, task_queue):
     client = await _client(env, [ZlibCompressionCodec(min_size=16), EncryptionCodec({"k1": KEY_1}, "k1")])
     text = "repeat " * 2000
     async with Worker(client, task_queue=task_queue, workflows=[Shouter], activities=[shout]):
-        handle = await client.start_workflow(Shouter.run, text, id=f"chain-{uuid.uuid4().hex[:6]}",
-                                             task_queue=task_queue)
+        handle = await client.start_workflow(
+            Shouter.run, text, id=f"chain-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+        )
         assert await handle.result() == text.upper() + "!"
     assert not any(b"repeat repeat" in value or b"REPEAT REPEAT" in value for value in _store_rows(env.config.data_dir))
 
@@ -117,8 +120,9 @@ async def _wait_for_task_failure(handle, timeout_s: float = 30.0) -> history_pb2
 async def test_worker_without_the_key_fails_the_task_then_a_worker_with_it_completes(env, task_queue):
     client = await _client(env, EncryptionCodec({"k1": KEY_1}, "k1"))
     keyless = await _client(env, EncryptionCodec({"other": KEY_2}, "other"))
-    handle = await client.start_workflow(Shouter.run, "locked", id=f"nokey-{uuid.uuid4().hex[:6]}",
-                                         task_queue=task_queue)
+    handle = await client.start_workflow(
+        Shouter.run, "locked", id=f"nokey-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+    )
     async with Worker(keyless, task_queue=task_queue, workflows=[Shouter], activities=[shout]):
         failed = await _wait_for_task_failure(handle)
     attributes = failed.workflow_task_failed_event_attributes
@@ -150,7 +154,9 @@ class Mailbox:
     async def run(self, marker: str) -> list:
         await workflow.wait_condition(lambda: bool(self.letters))
         resumed = await workflow.execute_activity(
-            resumes, marker, start_to_close_timeout=timedelta(seconds=30),
+            resumes,
+            marker,
+            start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
         )
         return [self.letters, resumed]
@@ -168,8 +174,9 @@ async def test_signal_query_and_heartbeat_details_are_encrypted(env, task_queue)
     client = await _client(env, EncryptionCodec({"k1": KEY_1}, "k1"))
     marker = f"m{uuid.uuid4().hex}"
     async with Worker(client, task_queue=task_queue, workflows=[Mailbox], activities=[resumes]):
-        handle = await client.start_workflow(Mailbox.run, marker, id=f"mail-{uuid.uuid4().hex[:6]}",
-                                             task_queue=task_queue)
+        handle = await client.start_workflow(
+            Mailbox.run, marker, id=f"mail-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+        )
         await handle.signal(Mailbox.post, f"{marker}-signal")
         letters, resumed = await handle.result()
         assert letters == [f"{marker}-signal"]

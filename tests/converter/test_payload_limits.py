@@ -29,7 +29,8 @@ def test_message_names_what_the_size_and_the_limit():
         "pass a reference (a path or an object-store key) instead of the data"
     )
     assert "100.0 KB (102400 bytes), over the payload limit of 64 KB (65536 bytes)" in (
-        payload_limits.too_large_message("x", 100 * 1024, 64 * 1024))
+        payload_limits.too_large_message("x", 100 * 1024, 64 * 1024)
+    )
 
 
 def test_check_payloads_raises_payload_error():
@@ -52,7 +53,8 @@ def test_command_violation_names_the_command_and_field():
     can = command_pb2.Command(command_type=command_pb2.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION)
     for i in range(3):
         can.continue_as_new_workflow_execution_command_attributes.memo[f"m{i}"].CopyFrom(
-            DataConverter.default.to_payloads([b"y" * 500]).payloads[0])
+            DataConverter.default.to_payloads([b"y" * 500]).payloads[0]
+        )
     assert payload_limits.command_violation(can, 1024).startswith("ContinueAsNewWorkflowExecution memo is")
 
 
@@ -80,11 +82,17 @@ class GetsTooMuch:
     async def run(self, size: int) -> list:
         try:
             await workflow.execute_activity(
-                big_result, size, start_to_close_timeout=timedelta(seconds=30),
+                big_result,
+                size,
+                start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=5),
             )
         except ActivityError as err:
-            return [type(err.__cause__).__name__, str(err.__cause__), err.retry_state == RetryState.NON_RETRYABLE_FAILURE]
+            return [
+                type(err.__cause__).__name__,
+                str(err.__cause__),
+                err.retry_state == RetryState.NON_RETRYABLE_FAILURE,
+            ]
         return ["no error"]
 
 
@@ -95,8 +103,9 @@ def _event_types(history) -> list[str]:
 async def test_oversized_activity_input_fails_the_workflow_once(env, task_queue):
     client = env.client
     async with Worker(client, task_queue=task_queue, workflows=[SendsTooMuch], activities=[payload_size]):
-        handle = await client.start_workflow(SendsTooMuch.run, OVERSIZED, id=f"big-in-{uuid.uuid4().hex[:6]}",
-                                             task_queue=task_queue)
+        handle = await client.start_workflow(
+            SendsTooMuch.run, OVERSIZED, id=f"big-in-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+        )
         with pytest.raises(WorkflowFailureError) as raised:
             await handle.result()
     assert raised.value.cause.__class__.__name__ == "ServerError"
@@ -119,8 +128,9 @@ async def test_oversized_activity_input_fails_the_workflow_once(env, task_queue)
 async def test_oversized_activity_result_fails_the_activity_without_retries(env, task_queue):
     client = env.client
     async with Worker(client, task_queue=task_queue, workflows=[GetsTooMuch], activities=[big_result]):
-        handle = await client.start_workflow(GetsTooMuch.run, OVERSIZED, id=f"big-out-{uuid.uuid4().hex[:6]}",
-                                             task_queue=task_queue)
+        handle = await client.start_workflow(
+            GetsTooMuch.run, OVERSIZED, id=f"big-out-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+        )
         cause_type, cause_message, non_retryable = await handle.result()
     assert cause_type == "ServerError"
     assert "the result of activity 'big_result' is 3.0 MB" in cause_message

@@ -30,8 +30,11 @@ class Frontend:
 async def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
     """Run `rayflow ARGS` as a subprocess (the installed console script); (exit code, stdout, stderr)."""
     process = await asyncio.create_subprocess_exec(
-        Path(sys.executable).with_name("rayflow"), *args, cwd=REPO,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        Path(sys.executable).with_name("rayflow"),
+        *args,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={k: v for k, v in os.environ.items() if k not in ("RAYFLOW_API_KEY", "RAYFLOW_ADDRESS")},
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout)
@@ -41,8 +44,15 @@ async def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
 async def start_server_process(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     """`rayflow server start ARGS --port 0`; returns the process and the address it printed."""
     process = await asyncio.create_subprocess_exec(
-        Path(sys.executable).with_name("rayflow"), "server", "start", "--port", "0", *args, cwd=REPO,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        Path(sys.executable).with_name("rayflow"),
+        "server",
+        "start",
+        "--port",
+        "0",
+        *args,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     lines = []
     while True:
@@ -61,8 +71,9 @@ async def service(ray_session):
     from rayflow.testing import WorkflowEnvironment
 
     env = await WorkflowEnvironment.start_local()
-    worker = Worker(env.client, task_queue=TASK_QUEUE, workflows=[Greeting, Approval, Fails],
-                    activities=[compose_greeting])
+    worker = Worker(
+        env.client, task_queue=TASK_QUEUE, workflows=[Greeting, Approval, Fails], activities=[compose_greeting]
+    )
     await worker.start()
     try:
         yield env
@@ -76,8 +87,12 @@ async def frontend(service):
     """The module's service served by a `rayflow server start` subprocess."""
     env = service
     process, address = await start_server_process(
-        "--ray-address", ray.get_runtime_context().gcs_address, "--ray-namespace", env.config.ray_namespace,
-        "--data-dir", env.config.data_dir,
+        "--ray-address",
+        ray.get_runtime_context().gcs_address,
+        "--ray-namespace",
+        env.config.ray_namespace,
+        "--data-dir",
+        env.config.data_dir,
     )
     drain = asyncio.ensure_future(process.stdout.read())  # keep the pipe from filling up
     try:

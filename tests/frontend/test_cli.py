@@ -15,15 +15,39 @@ def _id(prefix: str) -> str:
 
 
 async def test_execute_prints_the_result(frontend):
-    code, out, err = await run_cli("workflow", "execute", "--address", frontend.address, "--type", "Greeting",
-                                   "--task-queue", TASK_QUEUE, "--input", '"CLI"', "--workflow-id", _id("cli-exec"))
+    code, out, err = await run_cli(
+        "workflow",
+        "execute",
+        "--address",
+        frontend.address,
+        "--type",
+        "Greeting",
+        "--task-queue",
+        TASK_QUEUE,
+        "--input",
+        '"CLI"',
+        "--workflow-id",
+        _id("cli-exec"),
+    )
     assert code == 0, err
     assert "Status   COMPLETED" in out and 'Result   "Hello, CLI!"' in out
 
 
 async def test_execute_of_a_failing_workflow_exits_1(frontend):
-    code, out, err = await run_cli("workflow", "execute", "--address", frontend.address, "--type", "Fails",
-                                   "--task-queue", TASK_QUEUE, "--input", '"no budget"', "--output", "json")
+    code, out, err = await run_cli(
+        "workflow",
+        "execute",
+        "--address",
+        frontend.address,
+        "--type",
+        "Fails",
+        "--task-queue",
+        TASK_QUEUE,
+        "--input",
+        '"no budget"',
+        "--output",
+        "json",
+    )
     assert code == 1, err
     data = json.loads(out)
     assert data["status"] == "FAILED"
@@ -33,14 +57,28 @@ async def test_execute_of_a_failing_workflow_exits_1(frontend):
 async def test_start_signal_query_update_describe_show_list_result(frontend):
     address = ["--address", frontend.address]
     workflow_id = _id("cli-approval")
-    code, out, err = await run_cli("workflow", "start", *address, "--type", "Approval", "-t", TASK_QUEUE,
-                                   "-w", workflow_id, "--input", '{"item": "disk", "needed": 1}', "-o", "json")
+    code, out, err = await run_cli(
+        "workflow",
+        "start",
+        *address,
+        "--type",
+        "Approval",
+        "-t",
+        TASK_QUEUE,
+        "-w",
+        workflow_id,
+        "--input",
+        '{"item": "disk", "needed": 1}',
+        "-o",
+        "json",
+    )
     assert code == 0, err
     started = json.loads(out)
     assert started["workflow_id"] == workflow_id and started["run_id"]
 
-    code, out, err = await run_cli("workflow", "update", *address, "-w", workflow_id, "--name", "set_note",
-                                   "--input", '"ship it"', "-o", "json")
+    code, out, err = await run_cli(
+        "workflow", "update", *address, "-w", workflow_id, "--name", "set_note", "--input", '"ship it"', "-o", "json"
+    )
     assert code == 0, err
     assert json.loads(out)["result"] == ""
     code, out, err = await run_cli("workflow", "query", *address, "-w", workflow_id, "--name", "status")
@@ -51,8 +89,9 @@ async def test_start_signal_query_update_describe_show_list_result(frontend):
     assert code == 0, err
     assert "Status          RUNNING" in out and "Type            Approval" in out
 
-    code, out, err = await run_cli("workflow", "signal", *address, "-w", workflow_id, "--name", "approve",
-                                   "--input", '"carla"')
+    code, out, err = await run_cli(
+        "workflow", "signal", *address, "-w", workflow_id, "--name", "approve", "--input", '"carla"'
+    )
     assert code == 0, err
     code, out, err = await run_cli("workflow", "result", *address, "-w", workflow_id, "-o", "json")
     assert code == 0, err
@@ -62,12 +101,15 @@ async def test_start_signal_query_update_describe_show_list_result(frontend):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split() == ["ID", "TIME", "TYPE", "DETAILS"]
-    assert lines[1].startswith("1 ") and "WORKFLOW_EXECUTION_STARTED" in lines[1] and "workflow_type=Approval" in lines[1]
+    assert (
+        lines[1].startswith("1 ") and "WORKFLOW_EXECUTION_STARTED" in lines[1] and "workflow_type=Approval" in lines[1]
+    )
     assert any("WORKFLOW_EXECUTION_SIGNALED" in line and "signal_name=approve" in line for line in lines)
     assert "WORKFLOW_EXECUTION_COMPLETED" in lines[-1]
 
-    code, out, err = await run_cli("workflow", "list", *address, "--query", "WorkflowType='Approval' AND "
-                                   "ExecutionStatus='Completed'", "-o", "json")
+    code, out, err = await run_cli(
+        "workflow", "list", *address, "--query", "WorkflowType='Approval' AND ExecutionStatus='Completed'", "-o", "json"
+    )
     assert code == 0, err
     listed = json.loads(out)
     assert workflow_id in [w["workflow_id"] for w in listed]
@@ -79,15 +121,26 @@ async def test_start_signal_query_update_describe_show_list_result(frontend):
 async def test_show_follow_streams_until_the_workflow_closes(frontend):
     address = ["--address", frontend.address]
     workflow_id = _id("cli-follow")
-    code, _, err = await run_cli("workflow", "start", *address, "--type", "Approval", "-t", TASK_QUEUE,
-                                 "-w", workflow_id, "--input", '{"item": "gpu"}')
+    code, _, err = await run_cli(
+        "workflow",
+        "start",
+        *address,
+        "--type",
+        "Approval",
+        "-t",
+        TASK_QUEUE,
+        "-w",
+        workflow_id,
+        "--input",
+        '{"item": "gpu"}',
+    )
     assert code == 0, err
-    follow = asyncio.ensure_future(run_cli("workflow", "show", *address, "-w", workflow_id, "--follow",
-                                           "-o", "json"))
+    follow = asyncio.ensure_future(run_cli("workflow", "show", *address, "-w", workflow_id, "--follow", "-o", "json"))
     await asyncio.sleep(3)
     assert not follow.done()  # still following a running workflow
-    code, _, err = await run_cli("workflow", "signal", *address, "-w", workflow_id, "--name", "approve",
-                                 "--input", '"dana"')
+    code, _, err = await run_cli(
+        "workflow", "signal", *address, "-w", workflow_id, "--name", "approve", "--input", '"dana"'
+    )
     assert code == 0, err
     code, out, err = await follow
     assert code == 0, err
@@ -101,8 +154,19 @@ async def test_cancel_terminate_and_task_queue_describe(frontend):
     address = ["--address", frontend.address]
     ids = [_id("cli-cancel"), _id("cli-term")]
     for workflow_id in ids:
-        code, _, err = await run_cli("workflow", "start", *address, "--type", "Approval", "-t", TASK_QUEUE,
-                                     "-w", workflow_id, "--input", '{"item": "x"}')
+        code, _, err = await run_cli(
+            "workflow",
+            "start",
+            *address,
+            "--type",
+            "Approval",
+            "-t",
+            TASK_QUEUE,
+            "-w",
+            workflow_id,
+            "--input",
+            '{"item": "x"}',
+        )
         assert code == 0, err
     code, out, err = await run_cli("workflow", "cancel", *address, "-w", ids[0])
     assert code == 0 and "Cancellation requested" in out, err
@@ -128,8 +192,9 @@ async def test_bad_input_gets_a_clear_message_and_exit_code_2(frontend):
     address = ["--address", frontend.address]
     code, out, err = await run_cli("workflow", "describe", *address, "-w", "no-such-workflow")
     assert code == 2 and "workflow 'no-such-workflow' not found" in err
-    code, out, err = await run_cli("workflow", "start", *address, "--type", "Greeting", "-t", TASK_QUEUE,
-                                   "--input", "{not json")
+    code, out, err = await run_cli(
+        "workflow", "start", *address, "--type", "Greeting", "-t", TASK_QUEUE, "--input", "{not json"
+    )
     assert code == 2 and "--input 1 is not valid JSON" in err
     code, out, err = await run_cli("workflow", "start", *address, "--type", "Greeting")
     assert code == 2 and "the following arguments are required: --task-queue/-t" in err
@@ -137,8 +202,9 @@ async def test_bad_input_gets_a_clear_message_and_exit_code_2(frontend):
     assert code == 2 and "--name" in err
     code, out, err = await run_cli("workflow", "list", *address, "--query", "Color='red'")
     assert code == 2 and "--query term" in err
-    code, out, err = await run_cli("workflow", "start", *address, "--type", "Greeting", "-t", TASK_QUEUE,
-                                   "--run-timeout", "soon")
+    code, out, err = await run_cli(
+        "workflow", "start", *address, "--type", "Greeting", "-t", TASK_QUEUE, "--run-timeout", "soon"
+    )
     assert code == 2 and "--run-timeout 'soon' is not a duration" in err
 
     with socket.socket() as sock:  # a port nothing listens on

@@ -14,7 +14,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rayflow.client import Client
-from rayflow.exceptions import PayloadError, WorkflowAlreadyStartedError, WorkflowNotFoundError, WorkflowQueryFailedError
+from rayflow.exceptions import (
+    PayloadError,
+    WorkflowAlreadyStartedError,
+    WorkflowNotFoundError,
+    WorkflowQueryFailedError,
+)
 from tests.frontend.conftest import REPO, TASK_QUEUE
 
 REMOTE_SCRIPT = textwrap.dedent("""
@@ -57,8 +62,12 @@ REMOTE_SCRIPT = textwrap.dedent("""
 async def test_process_without_ray_starts_signals_queries_and_lists(frontend):
     prefix = f"remote-{uuid.uuid4().hex[:6]}"
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", REMOTE_SCRIPT, frontend.address, prefix, TASK_QUEUE],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        subprocess.run,
+        [sys.executable, "-c", REMOTE_SCRIPT, frontend.address, prefix, TASK_QUEUE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.split("OUT ", 1)[1])
@@ -98,8 +107,9 @@ async def test_errors_come_back_as_rayflow_errors(frontend):
 
 async def test_malformed_and_oversized_requests_are_refused_without_harm(frontend):
     client = await Client.connect(frontend.address)
-    handle = await client.start_workflow("Approval", {"item": "bystander"}, id=f"by-{uuid.uuid4().hex[:6]}",
-                                         task_queue=TASK_QUEUE)
+    handle = await client.start_workflow(
+        "Approval", {"item": "bystander"}, id=f"by-{uuid.uuid4().hex[:6]}", task_queue=TASK_QUEUE
+    )
     channel = grpc.aio.insecure_channel(frontend.address, options=[("grpc.max_send_message_length", -1)])
     try:
         start = channel.unary_unary("/rayflow.v1.WorkflowService/StartWorkflowExecution")
@@ -130,8 +140,7 @@ async def test_oversized_payload_is_refused_with_its_size_and_the_limit(frontend
     workflow_id = f"big-{uuid.uuid4().hex[:6]}"
     try:
         with pytest.raises(PayloadError, match=r"over the payload limit of 2 MB \(2097152 bytes\)"):
-            await client.start_workflow("Greeting", "x" * (2 * 1024 * 1024 + 10), id=workflow_id,
-                                        task_queue=TASK_QUEUE)
+            await client.start_workflow("Greeting", "x" * (2 * 1024 * 1024 + 10), id=workflow_id, task_queue=TASK_QUEUE)
         with pytest.raises(WorkflowNotFoundError):
             await client.get_workflow_handle(workflow_id).describe()
     finally:

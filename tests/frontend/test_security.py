@@ -19,22 +19,29 @@ from tests.frontend.conftest import TASK_QUEUE, run_cli
 
 
 def _pem_key(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _issue(name: str, issuer_key, issuer_name, *, ca: bool = False, server: bool = False):
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-               .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if server:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
     cert = builder.sign(issuer_key or key, hashes.SHA256())
     return key, cert
 
@@ -46,8 +53,13 @@ def pki():
     server_key, server_cert = _issue("localhost", ca_key, ca_cert.subject, server=True)
     client_key, client_cert = _issue("rayflow-client", ca_key, ca_cert.subject)
     pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM)  # noqa: E731
-    return {"ca": pem(ca_cert), "server_cert": pem(server_cert), "server_key": _pem_key(server_key),
-            "client_cert": pem(client_cert), "client_key": _pem_key(client_key)}
+    return {
+        "ca": pem(ca_cert),
+        "server_cert": pem(server_cert),
+        "server_key": _pem_key(server_key),
+        "client_cert": pem(client_cert),
+        "client_key": _pem_key(client_key),
+    }
 
 
 async def _serve(service, **kwargs) -> FrontendServer:
@@ -61,8 +73,9 @@ async def test_tls_round_trip_and_plaintext_client_refused(service, pki):
     address = f"127.0.0.1:{server.port}"
     try:
         client = await Client.connect(address, tls=TLSConfig(server_root_ca_cert=pki["ca"]))
-        result = await client.execute_workflow("Greeting", "tls", id=f"tls-{uuid.uuid4().hex[:6]}",
-                                               task_queue=TASK_QUEUE)
+        result = await client.execute_workflow(
+            "Greeting", "tls", id=f"tls-{uuid.uuid4().hex[:6]}", task_queue=TASK_QUEUE
+        )
         assert result == "Hello, tls!"
         await client.close()
         with pytest.raises(ServiceUnavailableError, match="cannot reach the rayflow frontend"):
@@ -74,35 +87,60 @@ async def test_tls_round_trip_and_plaintext_client_refused(service, pki):
 
 
 async def test_mutual_tls_refuses_a_client_without_certificate(service, pki):
-    server = await _serve(service, tls=ServerTLS(cert_chain=pki["server_cert"], private_key=pki["server_key"],
-                                                 client_ca=pki["ca"]))
+    server = await _serve(
+        service, tls=ServerTLS(cert_chain=pki["server_cert"], private_key=pki["server_key"], client_ca=pki["ca"])
+    )
     address = f"127.0.0.1:{server.port}"
     try:
         with pytest.raises(ServiceUnavailableError):
             await Client.connect(address, tls=TLSConfig(server_root_ca_cert=pki["ca"]))
-        client = await Client.connect(address, tls=TLSConfig(server_root_ca_cert=pki["ca"],
-                                                             client_cert=pki["client_cert"],
-                                                             client_private_key=pki["client_key"]))
-        assert await client.execute_workflow("Greeting", "mtls", id=f"mtls-{uuid.uuid4().hex[:6]}",
-                                             task_queue=TASK_QUEUE) == "Hello, mtls!"
+        client = await Client.connect(
+            address,
+            tls=TLSConfig(
+                server_root_ca_cert=pki["ca"], client_cert=pki["client_cert"], client_private_key=pki["client_key"]
+            ),
+        )
+        assert (
+            await client.execute_workflow("Greeting", "mtls", id=f"mtls-{uuid.uuid4().hex[:6]}", task_queue=TASK_QUEUE)
+            == "Hello, mtls!"
+        )
         await client.close()
     finally:
         await server.stop(0)
 
 
 async def test_cli_over_mutual_tls(service, pki, tmp_path):
-    server = await _serve(service, tls=ServerTLS(cert_chain=pki["server_cert"], private_key=pki["server_key"],
-                                                 client_ca=pki["ca"]))
+    server = await _serve(
+        service, tls=ServerTLS(cert_chain=pki["server_cert"], private_key=pki["server_key"], client_ca=pki["ca"])
+    )
     for name in ("ca", "client_cert", "client_key"):
         (tmp_path / f"{name}.pem").write_bytes(pki[name])
     try:
-        tls = ["--tls-ca-path", str(tmp_path / "ca.pem"), "--tls-cert-path", str(tmp_path / "client_cert.pem"),
-               "--tls-key-path", str(tmp_path / "client_key.pem")]
-        code, out, err = await run_cli("workflow", "execute", "--address", f"localhost:{server.port}", *tls,
-                                       "--type", "Greeting", "-t", TASK_QUEUE, "--input", '"cli-mtls"')
+        tls = [
+            "--tls-ca-path",
+            str(tmp_path / "ca.pem"),
+            "--tls-cert-path",
+            str(tmp_path / "client_cert.pem"),
+            "--tls-key-path",
+            str(tmp_path / "client_key.pem"),
+        ]
+        code, out, err = await run_cli(
+            "workflow",
+            "execute",
+            "--address",
+            f"localhost:{server.port}",
+            *tls,
+            "--type",
+            "Greeting",
+            "-t",
+            TASK_QUEUE,
+            "--input",
+            '"cli-mtls"',
+        )
         assert code == 0 and "Hello, cli-mtls!" in out, err
-        code, out, err = await run_cli("workflow", "list", "--address", f"localhost:{server.port}",
-                                       "--tls-ca-path", str(tmp_path / "ca.pem"))
+        code, out, err = await run_cli(
+            "workflow", "list", "--address", f"localhost:{server.port}", "--tls-ca-path", str(tmp_path / "ca.pem")
+        )
         assert code == 2 and "cannot reach" in err
     finally:
         await server.stop(0)
@@ -118,8 +156,10 @@ async def test_api_key_is_checked_on_every_call(service):
         with pytest.raises(RPCError, match="the API key is wrong"):
             await Client.connect(address, api_key="guess")
         client = await Client.connect(address, api_key="s3cret-key")
-        assert await client.execute_workflow("Greeting", "key", id=f"key-{uuid.uuid4().hex[:6]}",
-                                             task_queue=TASK_QUEUE) == "Hello, key!"
+        assert (
+            await client.execute_workflow("Greeting", "key", id=f"key-{uuid.uuid4().hex[:6]}", task_queue=TASK_QUEUE)
+            == "Hello, key!"
+        )
         await client.close()
         code, out, err = await run_cli("workflow", "list", "--address", address, "--api-key", "wrong")
         assert code == 2 and "UNAUTHENTICATED" not in out and "the API key is wrong" in err

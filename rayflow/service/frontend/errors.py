@@ -61,7 +61,8 @@ def from_rpc_error(error: grpc.aio.AioRpcError, target: str, what: str) -> BaseE
     if cls is exceptions.WorkflowAlreadyStartedError:
         detail: dict[str, Any] = json.loads(str(metadata.get(ERROR_DETAIL_KEY, "{}")))
         return exceptions.WorkflowAlreadyStartedError(
-            detail.get("workflow_id", ""), detail.get("workflow_type", ""), detail.get("run_id"), message=message)
+            detail.get("workflow_id", ""), detail.get("workflow_type", ""), detail.get("run_id"), message=message
+        )
     if cls is not None:
         return cls(message)
     if code == grpc.StatusCode.UNAVAILABLE:

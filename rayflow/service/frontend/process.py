@@ -28,8 +28,10 @@ def _data_dir(args: argparse.Namespace) -> str:
     if store:
         if not store.startswith("sqlite:///") and not store.startswith("sqlite://"):
             scheme = store.split("://", 1)[0] if "://" in store else store
-            raise ValueError(f"--store {store!r}: store {scheme!r} is not supported by this version; use "
-                             f"sqlite:///path/to/dir (or --data-dir DIR)")
+            raise ValueError(
+                f"--store {store!r}: store {scheme!r} is not supported by this version; use "
+                f"sqlite:///path/to/dir (or --data-dir DIR)"
+            )
         return os.path.abspath(store.split("://", 1)[1] or constants.DEFAULT_DATA_DIR)
     return os.path.abspath(args.data_dir or os.environ.get(constants.DATA_DIR_ENV) or constants.DEFAULT_DATA_DIR)
 
@@ -66,9 +68,11 @@ async def _serve(args: argparse.Namespace) -> int:
     if args.tls_cert or args.tls_key or args.tls_client_ca:
         if not (args.tls_cert and args.tls_key):
             raise ValueError("--tls-cert and --tls-key go together (--tls-client-ca adds mutual TLS to them)")
-        tls = ServerTLS(cert_chain=_read_file(args.tls_cert, "--tls-cert"),
-                        private_key=_read_file(args.tls_key, "--tls-key"),
-                        client_ca=_read_file(args.tls_client_ca, "--tls-client-ca"))
+        tls = ServerTLS(
+            cert_chain=_read_file(args.tls_cert, "--tls-cert"),
+            private_key=_read_file(args.tls_key, "--tls-key"),
+            client_ca=_read_file(args.tls_client_ca, "--tls-client-ca"),
+        )
     api_key = None
     if args.api_key_file:
         api_key = (_read_file(args.api_key_file, "--api-key-file") or b"").decode().strip()
@@ -77,22 +81,40 @@ async def _serve(args: argparse.Namespace) -> int:
     started_ray = not ray.is_initialized() and not (args.ray_address or os.environ.get("RAY_ADDRESS"))
     bootstrap.connect_ray(args.ray_address)
     try:
-        config = ServiceConfig(ray_namespace=args.ray_namespace, data_dir=data_dir, num_shards=args.num_shards,
-                               durability=args.durability)
+        config = ServiceConfig(
+            ray_namespace=args.ray_namespace, data_dir=data_dir, num_shards=args.num_shards, durability=args.durability
+        )
         if args.max_payload_size is not None:
             config = dataclasses.replace(config, max_payload_size=args.max_payload_size)
         existing = await bootstrap.find_service(args.ray_namespace)
         explicit_dir = bool(args.data_dir or args.store)
         config = existing if existing is not None and not explicit_dir else await bootstrap.ensure_service(config)
-        server = FrontendServer(config, bind=args.bind, port=args.port, tls=tls, api_key=api_key,
-                                ray_address=ray.get_runtime_context().gcs_address)
+        server = FrontendServer(
+            config,
+            bind=args.bind,
+            port=args.port,
+            tls=tls,
+            api_key=api_key,
+            ray_address=ray.get_runtime_context().gcs_address,
+        )
         port = await server.start()
         pid_file = Path(config.data_dir) / PID_FILE
-        pid_file.write_text(json.dumps({"pid": os.getpid(), "address": f"{args.bind}:{port}",
-                                        "ray_namespace": config.ray_namespace, "started_at": time.time()}))
-        print(f"rayflow frontend listening on {args.bind}:{port} (Ray namespace {config.ray_namespace!r}, "
-              f"data dir {config.data_dir}, {'TLS' if tls else 'plaintext'}"
-              f"{', API key required' if api_key else ''})", flush=True)
+        pid_file.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "address": f"{args.bind}:{port}",
+                    "ray_namespace": config.ray_namespace,
+                    "started_at": time.time(),
+                }
+            )
+        )
+        print(
+            f"rayflow frontend listening on {args.bind}:{port} (Ray namespace {config.ray_namespace!r}, "
+            f"data dir {config.data_dir}, {'TLS' if tls else 'plaintext'}"
+            f"{', API key required' if api_key else ''})",
+            flush=True,
+        )
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -115,15 +137,19 @@ def stop(args: argparse.Namespace) -> int:
         info = json.loads(pid_file.read_text())
         pid = int(info["pid"])
     except (OSError, ValueError, KeyError):
-        print(f"rayflow server stop: no frontend runs for data dir {pid_file.parent} (no readable {pid_file}); "
-              f"pass the --data-dir it was started with", file=sys.stderr)
+        print(
+            f"rayflow server stop: no frontend runs for data dir {pid_file.parent} (no readable {pid_file}); "
+            f"pass the --data-dir it was started with",
+            file=sys.stderr,
+        )
         return _EXIT_ERROR
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pid_file.unlink(missing_ok=True)
-        print(f"rayflow server stop: the frontend (pid {pid}) is not running; removed its stale pid file",
-              file=sys.stderr)
+        print(
+            f"rayflow server stop: the frontend (pid {pid}) is not running; removed its stale pid file", file=sys.stderr
+        )
         return _EXIT_ERROR
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

@@ -53,8 +53,14 @@ class GrpcServiceConnection:
         rpc_metadata: more metadata sent on every call.
     """
 
-    def __init__(self, target: str, *, tls: bool | TLSConfig | None = None, api_key: str | None = None,
-                 rpc_metadata: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: bool | TLSConfig | None = None,
+        api_key: str | None = None,
+        rpc_metadata: Mapping[str, str] | None = None,
+    ) -> None:
         self.target = target
         options = [("grpc.max_receive_message_length", _MAX_RECEIVE)]
         if tls:
@@ -99,15 +105,18 @@ class GrpcServiceConnection:
         return await self._call("StartWorkflowExecution", request, "start workflow")
 
     async def describe(self, namespace: str, workflow_id: str, run_id: str) -> RR.DescribeWorkflowExecutionResponse:
-        request = service_pb2.DescribeWorkflowExecutionRequest(namespace=namespace, workflow_id=workflow_id,
-                                                              run_id=run_id)
+        request = service_pb2.DescribeWorkflowExecutionRequest(
+            namespace=namespace, workflow_id=workflow_id, run_id=run_id
+        )
         return await self._call("DescribeWorkflowExecution", request, "describe workflow")
 
-    async def get_history(self, namespace: str, workflow_id: str, run_id: str,
-                          first_event_id: int = 1) -> tuple[str, list[bytes]]:
+    async def get_history(
+        self, namespace: str, workflow_id: str, run_id: str, first_event_id: int = 1
+    ) -> tuple[str, list[bytes]]:
         """(run id, serialized events) of a run from ``first_event_id`` on, every page fetched."""
         request = service_pb2.GetWorkflowExecutionHistoryRequest(
-            namespace=namespace, workflow_id=workflow_id, run_id=run_id, first_event_id=first_event_id)
+            namespace=namespace, workflow_id=workflow_id, run_id=run_id, first_event_id=first_event_id
+        )
         events: list[bytes] = []
         while True:
             page = await self._call("GetWorkflowExecutionHistory", request, "fetch history")
@@ -116,8 +125,9 @@ class GrpcServiceConnection:
                 return page.run_id, events
             request.next_page_token = page.next_page_token
 
-    async def history_page(self, request: service_pb2.GetWorkflowExecutionHistoryRequest
-                           ) -> service_pb2.GetWorkflowExecutionHistoryResponse:
+    async def history_page(
+        self, request: service_pb2.GetWorkflowExecutionHistoryRequest
+    ) -> service_pb2.GetWorkflowExecutionHistoryResponse:
         return await self._call("GetWorkflowExecutionHistory", request, "fetch history")
 
     async def terminate_workflow(self, request: RR.TerminateWorkflowExecutionRequest) -> str:
@@ -132,10 +142,12 @@ class GrpcServiceConnection:
     async def wait_for_close(self, namespace: str, workflow_id: str, run_id: str) -> bytes:
         """Long-poll (60 s at a time) until the run closes; its serialized closing event."""
         request = service_pb2.GetWorkflowExecutionResultRequest(
-            namespace=namespace, workflow_id=workflow_id, run_id=run_id, wait_timeout_seconds=_RESULT_WAIT_S)
+            namespace=namespace, workflow_id=workflow_id, run_id=run_id, wait_timeout_seconds=_RESULT_WAIT_S
+        )
         while True:
-            response = await self._call("GetWorkflowExecutionResult", request, "get workflow result",
-                                        timeout=_RESULT_WAIT_S + _RPC_TIMEOUT_S)
+            response = await self._call(
+                "GetWorkflowExecutionResult", request, "get workflow result", timeout=_RESULT_WAIT_S + _RPC_TIMEOUT_S
+            )
             if response.closed:
                 return response.close_event.SerializeToString()
             await asyncio.sleep(0)
@@ -156,8 +168,6 @@ class GrpcServiceConnection:
         request = service_pb2.DescribeTaskQueueRequest(namespace=namespace, task_queue=task_queue)
         response = await self._call("DescribeTaskQueue", request, "describe task queue")
         return json.loads(response.description_json)
-
-
 
 
 def _serialize(message: Message) -> bytes:

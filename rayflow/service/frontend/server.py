@@ -54,8 +54,16 @@ class FrontendServer:
         ray_address: the Ray address, reported by ``GetClusterInfo``.
     """
 
-    def __init__(self, config: ServiceConfig, *, bind: str = "127.0.0.1", port: int = constants.DEFAULT_FRONTEND_PORT,
-                 tls: ServerTLS | None = None, api_key: str | None = None, ray_address: str = "") -> None:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        *,
+        bind: str = "127.0.0.1",
+        port: int = constants.DEFAULT_FRONTEND_PORT,
+        tls: ServerTLS | None = None,
+        api_key: str | None = None,
+        ray_address: str = "",
+    ) -> None:
         from rayflow.service.history.client import HistoryClient
         from rayflow.service.matching.client import MatchingClient
 
@@ -126,15 +134,17 @@ class FrontendServer:
             )
         return grpc.method_handlers_generic_handler(methods.SERVICE_NAME, handlers)
 
-    def _serve(self, name: str, request_class: type[Message],
-               implementation: Callable[[Any], Awaitable[Message]]) -> Callable[[bytes, Any], Awaitable[bytes]]:
+    def _serve(
+        self, name: str, request_class: type[Message], implementation: Callable[[Any], Awaitable[Message]]
+    ) -> Callable[[bytes, Any], Awaitable[bytes]]:
         async def serve(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
             try:
                 request = request_class.FromString(data)
             except DecodeError as err:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                    f"{name}: the request is not a valid {request_class.DESCRIPTOR.full_name} "
-                                    f"protobuf message ({err})")
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{name}: the request is not a valid {request_class.DESCRIPTOR.full_name} protobuf message ({err})",
+                )
             try:
                 response = await implementation(request)
             except asyncio.CancelledError:
@@ -166,11 +176,13 @@ class FrontendServer:
         wait = request.wait_timeout_seconds if request.wait_timeout_seconds > 0 else _RESULT_WAIT_DEFAULT_S
         try:
             data = await asyncio.wait_for(
-                self._history.wait_for_close(_namespace(request), request.workflow_id, request.run_id), wait)
+                self._history.wait_for_close(_namespace(request), request.workflow_id, request.run_id), wait
+            )
         except TimeoutError:
             return service_pb2.GetWorkflowExecutionResultResponse(closed=False)
         return service_pb2.GetWorkflowExecutionResultResponse(
-            closed=True, close_event=history_pb2.HistoryEvent.FromString(data))
+            closed=True, close_event=history_pb2.HistoryEvent.FromString(data)
+        )
 
     async def _GetWorkflowExecutionHistory(self, request: service_pb2.GetWorkflowExecutionHistoryRequest):  # noqa: N802
         _require(request, "workflow_id")
@@ -180,12 +192,15 @@ class FrontendServer:
                 token = json.loads(request.next_page_token)
                 run_id, first = str(token["run_id"]), int(token["next_event_id"])
             except (ValueError, KeyError, TypeError) as err:
-                raise ValueError(f"GetWorkflowExecutionHistory: next_page_token is not one this server gave ({err})") from None
+                raise ValueError(
+                    f"GetWorkflowExecutionHistory: next_page_token is not one this server gave ({err})"
+                ) from None
         page_size = request.maximum_page_size if request.maximum_page_size > 0 else _HISTORY_PAGE_DEFAULT
         run_id, raw = await self._history.get_history(_namespace(request), request.workflow_id, run_id, first)
         page = raw[:page_size]
         response = service_pb2.GetWorkflowExecutionHistoryResponse(
-            run_id=run_id, history=history_pb2.History(events=[history_pb2.HistoryEvent.FromString(e) for e in page]))
+            run_id=run_id, history=history_pb2.History(events=[history_pb2.HistoryEvent.FromString(e) for e in page])
+        )
         if len(raw) > page_size:
             response.next_page_token = json.dumps({"run_id": run_id, "next_event_id": first + page_size}).encode()
         return response
@@ -241,10 +256,16 @@ class FrontendServer:
 
         config = self._config
         return service_pb2.GetClusterInfoResponse(
-            server_version=__version__, ray_namespace=config.ray_namespace, ray_address=self._ray_address,
-            data_dir=config.data_dir, num_shards=config.num_shards, num_matching=config.num_matching,
-            max_payload_size=config.max_payload_size, started_at=self._started_at,
-            api_key_required=self._api_key is not None, tls=self._tls is not None,
+            server_version=__version__,
+            ray_namespace=config.ray_namespace,
+            ray_address=self._ray_address,
+            data_dir=config.data_dir,
+            num_shards=config.num_shards,
+            num_matching=config.num_matching,
+            max_payload_size=config.max_payload_size,
+            started_at=self._started_at,
+            api_key_required=self._api_key is not None,
+            tls=self._tls is not None,
         )
 
 
@@ -258,8 +279,9 @@ def _namespace(request: Any) -> str:
 def _require(request: Message, *fields: str) -> None:
     missing = [name for name in fields if not getattr(request, name)]
     if missing:
-        raise ValueError(f"{type(request).__name__}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
-                         f"required")
+        raise ValueError(
+            f"{type(request).__name__}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required"
+        )
 
 
 class _ApiKeyInterceptor(grpc.aio.ServerInterceptor):
@@ -275,9 +297,11 @@ class _ApiKeyInterceptor(grpc.aio.ServerInterceptor):
         given_bytes = given.encode() if isinstance(given, str) else bytes(given)
         if hmac.compare_digest(given_bytes, self._expected):
             return await continuation(handler_call_details)
-        reason = ("no API key was sent" if not given else "the API key is wrong")
-        message = (f"{reason}: this rayflow frontend requires one (Client.connect(..., api_key=...), "
-                   f"`rayflow --api-key` or RAYFLOW_API_KEY)")
+        reason = "no API key was sent" if not given else "the API key is wrong"
+        message = (
+            f"{reason}: this rayflow frontend requires one (Client.connect(..., api_key=...), "
+            f"`rayflow --api-key` or RAYFLOW_API_KEY)"
+        )
 
         async def deny(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)

@@ -35,7 +35,8 @@ __all__ = [
 _KB = 1024
 _MB = 1024 * 1024
 _PAYLOAD_TYPES = frozenset(
-    d.full_name for d in (message_pb2.Payload.DESCRIPTOR, message_pb2.Payloads.DESCRIPTOR, message_pb2.Failure.DESCRIPTOR)
+    d.full_name
+    for d in (message_pb2.Payload.DESCRIPTOR, message_pb2.Payloads.DESCRIPTOR, message_pb2.Failure.DESCRIPTOR)
 )
 
 
