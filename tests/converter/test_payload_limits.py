@@ -152,3 +152,15 @@ async def test_oversized_start_input_is_rejected_and_nothing_recorded(env, task_
     handle = env.client.get_workflow_handle(workflow_id)
     with pytest.raises(Exception, match="not found"):
         await handle.describe()
+
+
+async def test_oversized_terminate_details_are_refused_and_the_run_goes_on(env, task_queue):
+    workflow_id = f"big-terminate-{uuid.uuid4().hex[:6]}"
+    handle = await env.client.start_workflow(SendsTooMuch.run, 10, id=workflow_id, task_queue=task_queue)
+    with pytest.raises(PayloadError, match="the details of terminate is 3.0 MB"):
+        await handle.terminate("too much", details=[b"d" * OVERSIZED])
+    description = await handle.describe()
+    assert description.status.name == "RUNNING"
+    assert description.history_length == 2  # started + first workflow task scheduled: nothing else recorded
+    await handle.terminate("done")
+    assert (await handle.describe()).status.name == "TERMINATED"

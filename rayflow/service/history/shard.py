@@ -223,6 +223,7 @@ class HistoryShard:
         """End a running run at once as TERMINATED; returns its run id. Its pending tasks become stale."""
         await self._started
         request = RR.TerminateWorkflowExecutionRequest.FromString(request_bytes)
+        self._check_payload(request.details, "the details of terminate")
         key = await self._resolve(request.namespace, request.workflow_id, request.run_id)
 
         def terminate(builder: StateBuilder) -> bool:
