@@ -183,3 +183,42 @@ async def test_signal_query_and_heartbeat_details_are_encrypted(env, task_queue)
         assert resumed == [f"{marker}-heartbeat"]
         assert await handle.query(Mailbox.peek, "re: ") == [f"re: {marker}-signal"]
     assert not any(marker.encode() in value for value in _store_rows(env.config.data_dir))
+
+
+@workflow.defn
+class ShoutElsewhere:
+    """Runs ``shout`` on another task queue (an activity pool of its own)."""
+
+    @workflow.run
+    async def run(self, text: str, activity_queue: str) -> str:
+        return await workflow.execute_activity(
+            shout,
+            text,
+            task_queue=activity_queue,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=1)
+            ),
+        )
+
+
+async def test_activity_worker_without_the_key_fails_attempts_until_one_with_it_runs(env, task_queue):
+    client = await _client(env, EncryptionCodec({"k1": KEY_1}, "k1"))
+    keyless = await _client(env, EncryptionCodec({"other": KEY_2}, "other"))
+    activity_queue = f"{task_queue}-acts"
+    async with Worker(client, task_queue=task_queue, workflows=[ShoutElsewhere]):
+        handle = await client.start_workflow(
+            ShoutElsewhere.run, args=["quiet", activity_queue], id=f"acts-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+        )
+        async with Worker(keyless, task_queue=activity_queue, activities=[shout]):
+            deadline = time.monotonic() + 60
+            while True:  # attempts fail on the keyless pool, and are retried (the activity stays pending)
+                pending = (await handle.describe()).pending_activities
+                if pending and pending[0].attempt >= 2 and pending[0].last_failure is not None:
+                    break
+                assert time.monotonic() < deadline, "the keyless activity worker never failed an attempt"
+                await asyncio.sleep(0.2)
+        failure = pending[0].last_failure
+        assert "k1" in str(failure), failure
+        async with Worker(client, task_queue=activity_queue, activities=[shout]):
+            assert await asyncio.wait_for(handle.result(), 60) == "QUIET!"
