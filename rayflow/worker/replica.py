@@ -24,7 +24,7 @@ import ray
 
 from rayflow import workflow
 from rayflow.converter import DataConverter
-from rayflow.exceptions import ApplicationError, PayloadError
+from rayflow.exceptions import ApplicationError
 from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig, replica_queue_name, sticky_queue_name
 from rayflow.service.errors import TaskNotFoundError
@@ -267,11 +267,13 @@ class WorkerReplica:
                 instance = None
         if instance is None:
             if not events or events[0].event_id != 1:
-                try:
-                    events = await self._full_history(task)
-                except PayloadError as err:
+                history = await self._full_history(task)
+                try:  # fetched from the store: still encoded
+                    await self._converter.decode_message(history)
+                except Exception as err:  # e.g. encrypted with a key this worker lacks
                     await self._fail_workflow_task(task, err, history_pb2.WORKFLOW_TASK_FAILED_CAUSE_PAYLOAD_ERROR)
                     return
+                events = list(history.events)
             definition = self._workflows.get(task.workflow_type)
             if definition is None:
                 await self._fail_workflow_task(
@@ -363,22 +365,14 @@ class WorkerReplica:
             request.eager_activity_types.extend(sorted(names))
         return reserved
 
-    async def _full_history(self, task: RR.PollWorkflowTaskQueueResponse) -> list[history_pb2.HistoryEvent]:
-        """The history up to this task's started event (a sticky task whose workflow is not cached here)."""
+    async def _full_history(self, task: RR.PollWorkflowTaskQueueResponse) -> history_pb2.History:
+        """The history up to this task's started event (a sticky task whose workflow is not cached here),
+        as stored (payloads still encoded)."""
         _, raw = await self._history.get_history(
-            task.namespace, task.workflow_execution.workflow_id, task.workflow_execution.run_id
+            task.namespace, task.workflow_execution.workflow_id, task.workflow_execution.run_id,
+            last_event_id=task.started_event_id,
         )
-        history = history_pb2.History(
-            events=[e for e in (history_pb2.HistoryEvent.FromString(raw_event) for raw_event in raw)
-                    if e.event_id <= task.started_event_id]
-        )
-        try:
-            await self._converter.decode_message(history)  # fetched from the store: still encoded
-        except PayloadError:
-            raise
-        except Exception as err:
-            raise PayloadError(f"the history's payloads cannot be decoded ({type(err).__name__}: {err})") from err
-        return list(history.events)
+        return history_pb2.History(events=[history_pb2.HistoryEvent.FromString(event) for event in raw])
 
     async def _fail_workflow_task(self, task: Any, error: BaseException, cause: int) -> None:
         try:
@@ -398,12 +392,7 @@ class WorkerReplica:
             await self._converter.decode_message(task)
         except Exception as err:  # retryable: a worker that can decode it (e.g. has the key) may take the retry
             logger.warning("activity %s: its payloads cannot be decoded: %s", task.activity_type, err)
-            response: Any = RR.RespondActivityTaskFailedRequest(
-                task_token=task.task_token, identity=self._identity,
-                failure=self._converter.to_failure(
-                    ApplicationError(f"activity {task.activity_type!r}: {err}", type="PayloadError")
-                ),
-            )
+            response: Any = self._payload_failure(task, err)
         else:
             if self._sessions.handles(task.activity_type):  # built-in session activities, not the user's registry
                 response = await self._sessions.run(task, self._identity)
@@ -413,12 +402,7 @@ class WorkerReplica:
                 await self._converter.encode_message(response)
             except Exception as err:
                 logger.warning("activity %s: its answer cannot be encoded: %s", task.activity_type, err)
-                response = RR.RespondActivityTaskFailedRequest(
-                    task_token=task.task_token, identity=self._identity,
-                    failure=self._converter.to_failure(
-                        ApplicationError(f"activity {task.activity_type!r}: {err}", type="PayloadError")
-                    ),
-                )
+                response = self._payload_failure(task, err)
         if isinstance(response, RR.RespondActivityTaskCanceledRequest):
             await self._history.respond_activity_task_canceled(response)
             return
@@ -440,6 +424,16 @@ class WorkerReplica:
             self._spawn_task(self._workflow_task, result.workflow_task.SerializeToString(), self._workflow_slots)
         elif reserved:
             self._workflow_slots.release()
+
+    def _payload_failure(self, task: RR.PollActivityTaskQueueResponse,
+                         error: BaseException) -> RR.RespondActivityTaskFailedRequest:
+        """A retryable attempt failure for payloads this replica cannot decode or encode (another may)."""
+        return RR.RespondActivityTaskFailedRequest(
+            task_token=task.task_token, identity=self._identity,
+            failure=self._converter.to_failure(
+                ApplicationError(f"activity {task.activity_type!r}: {error}", type="PayloadError")
+            ),
+        )
 
     async def _heartbeat(self, task_token: bytes, details: message_pb2.Payloads) -> bool:
         request = RR.RecordActivityTaskHeartbeatRequest(task_token=task_token, details=details, identity=self._identity)

@@ -145,3 +145,31 @@ async def test_oversized_payload_is_refused_with_its_size_and_the_limit(frontend
             await client.get_workflow_handle(workflow_id).describe()
     finally:
         await client.close()
+
+
+async def test_history_pages_follow_each_other_without_gaps(frontend):
+    from rayflow.proto.rayflow.v1 import service_pb2
+
+    client = await Client.connect(frontend.address)
+    try:
+        handle = await client.start_workflow(
+            "Greeting", "pages", id=f"pages-{uuid.uuid4().hex[:6]}", task_queue=TASK_QUEUE
+        )
+        assert await handle.result() == "Hello, pages!"
+        whole = [e.event_id for e in (await handle.fetch_history()).events]
+        assert len(whole) > 5
+        request = service_pb2.GetWorkflowExecutionHistoryRequest(
+            namespace="default", workflow_id=handle.id, maximum_page_size=2
+        )
+        pages = []
+        while True:
+            page = await client._service._call("GetWorkflowExecutionHistory", request, "fetch history")
+            pages.append([e.event_id for e in page.history.events])
+            assert page.run_id == handle.run_id
+            if not page.next_page_token:
+                break
+            request.next_page_token = page.next_page_token
+        assert [event_id for page in pages for event_id in page] == whole
+        assert all(len(page) == 2 for page in pages[:-1]) and 1 <= len(pages[-1]) <= 2
+    finally:
+        await client.close()

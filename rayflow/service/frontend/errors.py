@@ -7,7 +7,6 @@ raises the same exception it would raise inside Ray. Imports no Ray.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -34,7 +33,7 @@ _BY_NAME: dict[str, type[BaseException]] = {cls.__name__: cls for cls in _CODES}
 
 def status_of(error: BaseException) -> grpc.StatusCode:
     """The gRPC status code for an exception raised while serving an RPC."""
-    if isinstance(error, (asyncio.TimeoutError, TimeoutError)) and not isinstance(error, exceptions.FailureError):
+    if isinstance(error, TimeoutError) and not isinstance(error, exceptions.FailureError):
         return grpc.StatusCode.DEADLINE_EXCEEDED
     for cls in type(error).__mro__:
         if cls in _CODES:

@@ -7,7 +7,6 @@ only starts workflows starts fast and stays small.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,11 +124,6 @@ class GrpcServiceConnection:
                 return page.run_id, events
             request.next_page_token = page.next_page_token
 
-    async def history_page(
-        self, request: service_pb2.GetWorkflowExecutionHistoryRequest
-    ) -> service_pb2.GetWorkflowExecutionHistoryResponse:
-        return await self._call("GetWorkflowExecutionHistory", request, "fetch history")
-
     async def terminate_workflow(self, request: RR.TerminateWorkflowExecutionRequest) -> str:
         return (await self._call("TerminateWorkflowExecution", request, "terminate workflow")).run_id
 
@@ -150,7 +144,6 @@ class GrpcServiceConnection:
             )
             if response.closed:
                 return response.close_event.SerializeToString()
-            await asyncio.sleep(0)
 
     async def signal_workflow(self, request: RR.SignalWorkflowExecutionRequest) -> str:
         return (await self._call("SignalWorkflowExecution", request, "signal workflow")).run_id

@@ -196,7 +196,10 @@ class FrontendServer:
                     f"GetWorkflowExecutionHistory: next_page_token is not one this server gave ({err})"
                 ) from None
         page_size = request.maximum_page_size if request.maximum_page_size > 0 else _HISTORY_PAGE_DEFAULT
-        run_id, raw = await self._history.get_history(_namespace(request), request.workflow_id, run_id, first)
+        # One event more than the page tells whether another page follows.
+        run_id, raw = await self._history.get_history(
+            _namespace(request), request.workflow_id, run_id, first, first + page_size
+        )
         page = raw[:page_size]
         response = service_pb2.GetWorkflowExecutionHistoryResponse(
             run_id=run_id, history=history_pb2.History(events=[history_pb2.HistoryEvent.FromString(e) for e in page])

@@ -56,12 +56,13 @@ class HistoryClient:
         return request_response_pb2.DescribeWorkflowExecutionResponse.FromString(data)
 
     async def get_history(
-        self, namespace: str, workflow_id: str, run_id: str, first_event_id: int = 1
+        self, namespace: str, workflow_id: str, run_id: str, first_event_id: int = 1, last_event_id: int | None = None
     ) -> tuple[str, list[bytes]]:
-        """(run id, serialized events) of a run; an empty run id means the current run."""
+        """(run id, serialized events ``first_event_id..last_event_id``) of a run; an empty run id means the
+        current run, no ``last_event_id`` the end of the history."""
         shard = self.shard_for(namespace, workflow_id)
         return await call(
-            shard.get_history.remote(namespace, workflow_id, run_id, first_event_id), "fetch history"
+            shard.get_history.remote(namespace, workflow_id, run_id, first_event_id, last_event_id), "fetch history"
         )
 
     async def terminate_workflow(self, request: request_response_pb2.TerminateWorkflowExecutionRequest) -> str:

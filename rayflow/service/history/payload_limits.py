@@ -28,6 +28,7 @@ __all__ = [
     "command_violation",
     "fail_oversized_workflow",
     "oversized_failure",
+    "oversized_message",
     "payload_size",
     "too_large_message",
 ]
@@ -64,13 +65,17 @@ def payload_size(payloads: Message | None) -> int:
     return 0 if payloads is None else payloads.ByteSize()
 
 
+def oversized_message(payloads: Message | None, limit: int, what: str) -> str | None:
+    """The error text (naming ``what``, the size and the limit) when ``payloads`` is over ``limit``, else None."""
+    size = payload_size(payloads)
+    return too_large_message(what, size, limit) if 0 < limit < size else None
+
+
 def check_payloads(payloads: Message | None, limit: int, what: str) -> None:
-    """Raise ``PayloadError`` (naming ``what``, the size and the limit) when ``payloads`` is over ``limit``."""
-    if payloads is None or limit <= 0:
-        return
-    size = payloads.ByteSize()
-    if size > limit:
-        raise PayloadError(too_large_message(what, size, limit))
+    """Raise ``PayloadError`` when ``payloads`` is over ``limit`` (see ``oversized_message``)."""
+    message = oversized_message(payloads, limit, what)
+    if message is not None:
+        raise PayloadError(message)
 
 
 def _command_name(command_type: int) -> str:

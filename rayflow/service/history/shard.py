@@ -212,11 +212,12 @@ class HistoryShard:
                 pending_wft.last_failure.CopyFrom(wft.last_failure)
         return response.SerializeToString()
 
-    async def get_history(self, namespace: str, workflow_id: str, run_id: str, first_event_id: int = 1
-                          ) -> tuple[str, list[bytes]]:
+    async def get_history(self, namespace: str, workflow_id: str, run_id: str, first_event_id: int = 1,
+                          last_event_id: int | None = None) -> tuple[str, list[bytes]]:
         await self._started
         key = await self._resolve(namespace, workflow_id, run_id)
-        events = await self._store.read_history(self._index, *key, first_event_id=first_event_id)
+        events = await self._store.read_history(self._index, *key, first_event_id=first_event_id,
+                                                last_event_id=last_event_id)
         return key[2], events
 
     async def terminate_workflow(self, request_bytes: bytes) -> str:
@@ -846,9 +847,7 @@ class HistoryShard:
 
     def _oversized(self, payloads: Any, what: str) -> str | None:
         """The error text when ``payloads`` is over the limit, else None."""
-        size = payload_limits.payload_size(payloads)
-        limit = self._config.max_payload_size
-        return payload_limits.too_large_message(what, size, limit) if 0 < limit < size else None
+        return payload_limits.oversized_message(payloads, self._config.max_payload_size, what)
 
     @staticmethod
     def _fail_activity_oversized(builder: StateBuilder, act: internal_pb2.ActivityInfo, message: str,
