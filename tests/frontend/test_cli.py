@@ -10,6 +10,25 @@ import uuid
 from tests.frontend.conftest import TASK_QUEUE, run_cli
 
 
+async def _start_approval(frontend, workflow_id: str, request: str, *flags: str) -> tuple[int, str, str]:
+    """`rayflow workflow start` of an Approval workflow (it waits for approve signals)."""
+    return await run_cli(
+        "workflow",
+        "start",
+        "--address",
+        frontend.address,
+        "--type",
+        "Approval",
+        "-t",
+        TASK_QUEUE,
+        "-w",
+        workflow_id,
+        "--input",
+        request,
+        *flags,
+    )
+
+
 def _id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
@@ -57,21 +76,7 @@ async def test_execute_of_a_failing_workflow_exits_1(frontend):
 async def test_start_signal_query_update_describe_show_list_result(frontend):
     address = ["--address", frontend.address]
     workflow_id = _id("cli-approval")
-    code, out, err = await run_cli(
-        "workflow",
-        "start",
-        *address,
-        "--type",
-        "Approval",
-        "-t",
-        TASK_QUEUE,
-        "-w",
-        workflow_id,
-        "--input",
-        '{"item": "disk", "needed": 1}',
-        "-o",
-        "json",
-    )
+    code, out, err = await _start_approval(frontend, workflow_id, '{"item": "disk", "needed": 1}', "-o", "json")
     assert code == 0, err
     started = json.loads(out)
     assert started["workflow_id"] == workflow_id and started["run_id"]
@@ -121,19 +126,7 @@ async def test_start_signal_query_update_describe_show_list_result(frontend):
 async def test_show_follow_streams_until_the_workflow_closes(frontend):
     address = ["--address", frontend.address]
     workflow_id = _id("cli-follow")
-    code, _, err = await run_cli(
-        "workflow",
-        "start",
-        *address,
-        "--type",
-        "Approval",
-        "-t",
-        TASK_QUEUE,
-        "-w",
-        workflow_id,
-        "--input",
-        '{"item": "gpu"}',
-    )
+    code, _, err = await _start_approval(frontend, workflow_id, '{"item": "gpu"}')
     assert code == 0, err
     follow = asyncio.ensure_future(run_cli("workflow", "show", *address, "-w", workflow_id, "--follow", "-o", "json"))
     await asyncio.sleep(3)
@@ -154,19 +147,7 @@ async def test_cancel_terminate_and_task_queue_describe(frontend):
     address = ["--address", frontend.address]
     ids = [_id("cli-cancel"), _id("cli-term")]
     for workflow_id in ids:
-        code, _, err = await run_cli(
-            "workflow",
-            "start",
-            *address,
-            "--type",
-            "Approval",
-            "-t",
-            TASK_QUEUE,
-            "-w",
-            workflow_id,
-            "--input",
-            '{"item": "x"}',
-        )
+        code, _, err = await _start_approval(frontend, workflow_id, '{"item": "x"}')
         assert code == 0, err
     code, out, err = await run_cli("workflow", "cancel", *address, "-w", ids[0])
     assert code == 0 and "Cancellation requested" in out, err

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from rayflow import activity, workflow
+from rayflow import workflow
 from rayflow.exceptions import ApplicationError
+from tests.client.test_hello import Greeting, compose_greeting
 
-
-@activity.defn
-async def compose_greeting(name: str) -> str:
-    return f"Hello, {name}!"
-
-
-@workflow.defn
-class Greeting:
-    @workflow.run
-    async def run(self, name: str) -> str:
-        return await workflow.execute_activity(compose_greeting, name, start_to_close_timeout=timedelta(seconds=30))
+__all__ = ["Approval", "Fails", "Greeting", "compose_greeting"]
 
 
 @workflow.defn
