@@ -11,6 +11,8 @@ DEFAULT_NAMESPACE = "default"
 #: Data directory of the embedded SQLite store, overridden by ``RAYFLOW_DATA_DIR``.
 DEFAULT_DATA_DIR = ".rayflow"
 DATA_DIR_ENV = "RAYFLOW_DATA_DIR"
+#: The store URL (``sqlite:///abs/dir`` or ``postgresql://...``): takes precedence over ``RAYFLOW_DATA_DIR``.
+STORE_ENV = "RAYFLOW_STORE"
 
 #: The gRPC frontend (``rayflow server start``): loopback and Temporal's port unless told otherwise.
 DEFAULT_FRONTEND_BIND = "127.0.0.1"
@@ -41,6 +43,7 @@ TABLE_EXECUTIONS = "executions"
 TABLE_CURRENT_EXECUTIONS = "current_executions"
 TABLE_HISTORY = "history_events"
 TABLE_METADATA = "cluster_metadata"
+TABLE_SCHEMA_VERSION = "schema_version"
 
 #: Workflow task start-to-close timeout (Temporal's default).
 DEFAULT_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)

@@ -46,3 +46,31 @@ async def env(ray_session):
 def task_queue() -> str:
     """A task queue no other test uses."""
     return f"tq-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL store URL on a schema of its own (``?schema=rf_test_<hex>``), dropped afterwards.
+
+    The server is ``RAYFLOW_TEST_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432/test``). When it
+    does not answer within 3 s the test is skipped, or fails if ``RAYFLOW_REQUIRE_POSTGRES=1``. Afterwards
+    the connections of stores left open on the schema are terminated before it is dropped.
+    """
+    required = os.environ.get("RAYFLOW_REQUIRE_POSTGRES") == "1"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as error:
+        (pytest.fail if required else pytest.skip)(
+            f"PostgreSQL tests need psycopg: pip install 'rayflow[postgres]' ({error})"
+        )
+    from rayflow.persistence.url import redact
+    from tests import postgres
+
+    server = postgres.server_url()
+    reason = postgres.unreachable_reason(server, timeout=3.0)
+    if reason is not None:
+        (pytest.fail if required else pytest.skip)(f"PostgreSQL not reachable at {redact(server)}: {reason}")
+    url = postgres.with_schema(server, f"rf_test_{uuid.uuid4().hex[:12]}")
+    yield url
+    postgres.terminate_backends(url)
+    postgres.drop_schema(url)

@@ -1,8 +1,12 @@
-"""SQLite schema of the embedded store (internal): the one place its DDL lives.
+"""Schemas of the stores (internal): the one place their DDL lives.
 
-A shard database (``shard-<i>.db``) holds the shard's ownership row, its executions, the current
-run of each workflow id and the history events; the metadata database (``cluster.db``) holds
+SQLite: a shard database (``shard-<i>.db``) holds the shard's ownership row, its executions, the
+current run of each workflow id and the history events; the metadata database (``cluster.db``) holds
 key/value cluster settings. ``PRAGMA user_version`` records the schema version for migrations.
+
+PostgreSQL: the same tables in one schema of one database (the store URL's ``schema``), each with a
+leading ``shard_id`` column where SQLite has one file per shard. The ``schema_version`` table's one
+row records the version; ``POSTGRES_MIGRATIONS[v]`` brings a schema from version ``v`` to ``v + 1``.
 """
 
 from __future__ import annotations
@@ -12,10 +16,19 @@ from rayflow.constants import (
     TABLE_EXECUTIONS,
     TABLE_HISTORY,
     TABLE_METADATA,
+    TABLE_SCHEMA_VERSION,
     TABLE_SHARDS,
 )
+from rayflow.persistence.store import STATUS_RUNNING
 
-__all__ = ["SCHEMA_VERSION", "SQLITE_METADATA_SCHEMA", "SQLITE_SHARD_SCHEMA"]
+__all__ = [
+    "POSTGRES_MIGRATIONS",
+    "POSTGRES_SCHEMA_VERSION",
+    "POSTGRES_VERSION_TABLE",
+    "SCHEMA_VERSION",
+    "SQLITE_METADATA_SCHEMA",
+    "SQLITE_SHARD_SCHEMA",
+]
 
 SCHEMA_VERSION = 1
 
@@ -77,4 +90,79 @@ CREATE TABLE IF NOT EXISTS {TABLE_METADATA} (
     value BLOB NOT NULL
 );
 PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+#: The table whose one row holds the PostgreSQL schema's version.
+
+# Keys and listed text columns use the "C" collation: byte order, as SQLite sorts them (run ids break
+# start-time ties in listings), and cheaper comparisons. Executions leave room in their pages
+# (fillfactor) so that updates of the mutable state are HOT: no index entry is rewritten.
+_POSTGRES_V1 = f"""
+CREATE TABLE {TABLE_SHARDS} (
+    shard_id INTEGER PRIMARY KEY,
+    range_id BIGINT NOT NULL
+);
+CREATE TABLE {TABLE_EXECUTIONS} (
+    shard_id INTEGER NOT NULL,
+    namespace TEXT COLLATE "C" NOT NULL,
+    workflow_id TEXT COLLATE "C" NOT NULL,
+    run_id TEXT COLLATE "C" NOT NULL,
+    workflow_type TEXT COLLATE "C" NOT NULL DEFAULT '',
+    task_queue TEXT COLLATE "C" NOT NULL DEFAULT '',
+    status INTEGER NOT NULL,
+    start_time DOUBLE PRECISION NOT NULL DEFAULT 0,
+    close_time DOUBLE PRECISION NOT NULL DEFAULT 0,
+    next_event_id BIGINT NOT NULL,
+    state BYTEA NOT NULL,
+    needs_attention INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (shard_id, namespace, workflow_id, run_id)
+) WITH (fillfactor = 80);
+-- What a restarted shard reloads (list_open_executions), oldest start first.
+CREATE INDEX {TABLE_EXECUTIONS}_open ON {TABLE_EXECUTIONS} (shard_id, start_time)
+    WHERE status = {STATUS_RUNNING} OR needs_attention = 1;
+-- Listing: as in SQLite, one index per filter ending in the sort key (start_time, run_id).
+CREATE INDEX {TABLE_EXECUTIONS}_list_start ON {TABLE_EXECUTIONS} (shard_id, namespace, start_time, run_id);
+CREATE INDEX {TABLE_EXECUTIONS}_list_status
+    ON {TABLE_EXECUTIONS} (shard_id, namespace, status, start_time, run_id);
+CREATE INDEX {TABLE_EXECUTIONS}_list_type
+    ON {TABLE_EXECUTIONS} (shard_id, namespace, workflow_type, start_time, run_id);
+CREATE INDEX {TABLE_EXECUTIONS}_list_queue
+    ON {TABLE_EXECUTIONS} (shard_id, namespace, task_queue, start_time, run_id);
+CREATE TABLE {TABLE_CURRENT_EXECUTIONS} (
+    shard_id INTEGER NOT NULL,
+    namespace TEXT COLLATE "C" NOT NULL,
+    workflow_id TEXT COLLATE "C" NOT NULL,
+    run_id TEXT COLLATE "C" NOT NULL,
+    status INTEGER NOT NULL,
+    request_id TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (shard_id, namespace, workflow_id)
+);
+CREATE TABLE {TABLE_HISTORY} (
+    shard_id INTEGER NOT NULL,
+    namespace TEXT COLLATE "C" NOT NULL,
+    workflow_id TEXT COLLATE "C" NOT NULL,
+    run_id TEXT COLLATE "C" NOT NULL,
+    event_id BIGINT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (shard_id, namespace, workflow_id, run_id, event_id)
+);
+CREATE TABLE {TABLE_METADATA} (
+    key TEXT COLLATE "C" PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+"""
+
+#: ``POSTGRES_MIGRATIONS[v]`` upgrades a schema at version ``v``; run in order, in one transaction, with
+#: the schema as ``search_path``. Append to it (never edit a released step) and the version follows.
+POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_V1,)
+POSTGRES_SCHEMA_VERSION = len(POSTGRES_MIGRATIONS)
+
+#: Creates the version table (version 0: empty schema) if missing; run under the migration lock.
+POSTGRES_VERSION_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {TABLE_SCHEMA_VERSION} (
+    version INTEGER NOT NULL
+);
+INSERT INTO {TABLE_SCHEMA_VERSION} (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM {TABLE_SCHEMA_VERSION});
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from rayflow.exceptions import RayflowError
+from rayflow.exceptions import RayflowError, ServiceUnavailableError
 
 __all__ = [
     "NUM_SHARDS_KEY",
@@ -24,6 +24,7 @@ __all__ = [
     "ExecutionWrite",
     "ShardOwnershipLostError",
     "Store",
+    "StoreUnavailableError",
 ]
 
 #: ``WorkflowExecutionStatus.RUNNING``: the only open status (kept as an int, the store is proto-agnostic).
@@ -39,6 +40,23 @@ class ShardOwnershipLostError(RayflowError):
 class ExecutionConflictError(RayflowError):
     """The write contradicts stored executions (an open run with this workflow id, an existing event id,
     or an update of an execution that does not exist); nothing of the call was written."""
+
+
+class StoreUnavailableError(ServiceUnavailableError):
+    """The store could not be reached, or the connection to it broke during the call (retryable: a
+    ``ServiceUnavailableError``).
+
+    The store reconnects by itself: a later call works once the server answers again.
+
+    Attributes:
+        unknown_outcome: True when the call was a write whose COMMIT may have reached the server (the
+            connection broke while it was in flight): it may or may not have been written, so read it back
+            before redoing it. False when nothing of the call can have been written.
+    """
+
+    def __init__(self, message: str, *, unknown_outcome: bool = False) -> None:
+        super().__init__(message)
+        self.unknown_outcome = unknown_outcome
 
 
 @dataclass
@@ -117,7 +135,9 @@ class Store(ABC):
     """Durable storage of cluster metadata, shard ownership, executions and their histories.
 
     Every method is a coroutine that never blocks the event loop. A ``write`` that returned has been
-    committed; one that raised wrote nothing.
+    committed; one that raised wrote nothing, except a ``StoreUnavailableError`` with ``unknown_outcome``
+    (the connection broke while the commit was in flight). A backend on a server raises
+    ``StoreUnavailableError`` from any method when the server cannot be reached.
     """
 
     # -- cluster metadata -------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Contract of the Store interface, run against every backend (``backend`` fixture).
+"""Contract of the Store interface, run against every backend (``backend`` fixture): SQLite with each
+durability, and PostgreSQL (a schema of its own per test; skipped when no server answers, see the
+``postgres_url`` fixture).
 
 A backend factory opens a new Store on the same storage each time it is called, so tests can play
 two owners of one shard, or reopen after a crash.
@@ -11,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -30,23 +32,32 @@ from rayflow.persistence import (
 RUNNING, COMPLETED = 1, 2
 NS = "default"
 
-StoreFactory = Callable[[], Store]
+BACKENDS = ["sqlite", "sqlite-fsync", "postgresql"]
 
 
-@pytest.fixture(params=["sqlite", "sqlite-fsync"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
-    opened: list[Store] = []
+class StoreFactory:
+    """Opens stores on one storage, named by ``url`` (a SQLite data directory or a PostgreSQL schema)."""
 
-    def factory() -> Store:
-        if request.param == "sqlite":
-            store: Store = open_store(tmp_path / "data")
-        else:
-            store = SqliteStore(tmp_path / "data", durability="fsync")
-        opened.append(store)
+    def __init__(self, url: str, durability: str) -> None:
+        self.url = url
+        self.durability = durability
+        self.opened: list[Store] = []
+
+    def __call__(self) -> Store:
+        store = open_store(self.url, durability=self.durability)
+        self.opened.append(store)
         return store
 
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = str(tmp_path / "data")
+    factory = StoreFactory(url, "fsync" if request.param.endswith("fsync") else "normal")
     yield factory
-    for store in opened:
+    for store in factory.opened:
         await store.close()
 
 
@@ -229,14 +240,14 @@ async def test_group_commit_conflict_fails_alone(store: Store) -> None:
     assert (await store.get_current_execution(0, NS, "taken")).run_id == "r-old"  # type: ignore[union-attr]
 
 
-async def test_durable_across_killed_process(backend: StoreFactory, tmp_path: Path) -> None:
+async def test_durable_across_killed_process(backend: StoreFactory) -> None:
     script = textwrap.dedent(
         f"""
         import asyncio, os, signal
         from rayflow.persistence import ExecutionWrite, open_store
 
         async def main():
-            store = open_store({str(tmp_path / "data")!r})
+            store = open_store({backend.url!r})
             range_id = await store.acquire_shard(0)
             await store.write(0, range_id, [ExecutionWrite(
                 namespace="default", workflow_id="wf", run_id="r1", state=b"s", status=1, next_event_id=3,
