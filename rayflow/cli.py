@@ -59,6 +59,16 @@ def _connection_flags() -> argparse.ArgumentParser:
     return common
 
 
+def _store_flags(parser: argparse.ArgumentParser) -> None:
+    store = parser.add_mutually_exclusive_group()
+    store.add_argument(
+        "--store",
+        help="store URL: sqlite:///abs/dir or postgresql://user:pass@host:5432/db?schema=rayflow (default "
+        "RAYFLOW_STORE, else RAYFLOW_DATA_DIR, else ./.rayflow)",
+    )
+    store.add_argument("--data-dir", help="SQLite data directory: the shorthand of --store sqlite:///DIR")
+
+
 def _execution_flags(parser: argparse.ArgumentParser, *, run_id: bool = True) -> None:
     parser.add_argument("--workflow-id", "-w", required=True, help="workflow id")
     if run_id:
@@ -78,7 +88,7 @@ def _input_flag(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rayflow", description="rayflow: durable workflows on Ray.")
-    commands = parser.add_subparsers(dest="group", required=True, metavar="{server,workflow,task-queue}")
+    commands = parser.add_subparsers(dest="group", required=True, metavar="{server,workflow,task-queue,cluster}")
     common = _connection_flags()
 
     server = commands.add_parser("server", help="run the gRPC frontend").add_subparsers(dest="command", required=True)
@@ -88,14 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Ray to attach to ('auto', host:port, ray://...); default RAY_ADDRESS or a new local Ray",
     )
-    store = start.add_mutually_exclusive_group()
-    store.add_argument("--data-dir", help="SQLite data directory (default RAYFLOW_DATA_DIR or ./.rayflow)")
-    store.add_argument("--store", help="store URL: sqlite:///path/to/dir")
+    _store_flags(start)
+    start.add_argument(
+        "--service-label-selector",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="PostgreSQL store: Ray node labels the service actors must run on (repeat for several)",
+    )
     start.add_argument("--port", type=int, default=constants.DEFAULT_FRONTEND_PORT, help="port (0: a free one)")
     start.add_argument("--bind", default=constants.DEFAULT_FRONTEND_BIND, help="address to listen on")
     start.add_argument("--ray-namespace", default=constants.DEFAULT_RAY_NAMESPACE, help="Ray namespace of the service")
     start.add_argument(
-        "--num-shards", type=int, default=constants.DEFAULT_NUM_SHARDS, help="history shards for a new data directory"
+        "--num-shards", type=int, default=constants.DEFAULT_NUM_SHARDS, help="history shards for a new store"
     )
     start.add_argument("--durability", choices=("normal", "fsync"), default="normal")
     start.add_argument("--max-payload-size", type=int, default=None, help="payload limit in bytes (default 2 MB)")
@@ -103,9 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--tls-key", help="PEM server private key")
     start.add_argument("--tls-client-ca", help="PEM CA of client certificates: mutual TLS, clients must present one")
     start.add_argument("--api-key-file", help="file holding the API key every call must carry")
-    stop = server.add_parser("stop", help="stop the frontend started with this data directory")
-    stop.add_argument("--data-dir", help="its data directory (default RAYFLOW_DATA_DIR or ./.rayflow)")
+    stop = server.add_parser("stop", help="stop the frontend started with this store")
+    _store_flags(stop)
     server.add_parser("status", parents=[common], help="is the frontend serving, and what runs behind it")
+    from rayflow import local_cluster
+
+    local_cluster.add_parser(commands)
 
     workflow = commands.add_parser("workflow", help="start and follow workflows").add_subparsers(
         dest="command", required=True
@@ -572,22 +590,45 @@ async def _task_queue_describe(args: argparse.Namespace, client: Any) -> int:
 async def _server_status(args: argparse.Namespace) -> int:
     client = await _connect(args)
     try:
-        info = await client._service.get_cluster_info()
+        info = await client._service.get_cluster_info(include_service_actors=True)
     finally:
         await client.close()
+    actors = [
+        {
+            "name": a.name,
+            "state": a.state,
+            "node_id": a.node_id,
+            "node_ip": a.node_ip,
+            "pid": a.pid,
+            "accelerator_node": a.accelerator_node,
+            **({"error": a.error} if a.error else {}),
+        }
+        for a in info.service_actors
+    ]
     data = {
         "address": args.address,
         "status": "SERVING",
         "version": info.server_version,
         "ray_namespace": info.ray_namespace,
         "ray_address": info.ray_address,
-        "data_dir": info.data_dir,
+        "store": info.store,
         "num_shards": info.num_shards,
+        "num_matching": info.num_matching,
         "max_payload_size": info.max_payload_size,
         "tls": info.tls,
         "api_key_required": info.api_key_required,
     }
-    _emit(args, data, [f"{key.replace('_', ' ').title():<18}{value}" for key, value in data.items()])
+    if args.output == "json":
+        print(json.dumps({**data, "actors": actors}, indent=2))
+        return EXIT_OK
+    for key, value in data.items():
+        print(f"{key.replace('_', ' ').title():<18}{value}")
+    print()
+    print_table(
+        [(a["name"], a["state"], a["node_id"][:16], a["node_ip"], a["pid"], "yes" if a["accelerator_node"] else "")
+         for a in actors],
+        ["ACTOR", "STATE", "NODE ID", "NODE IP", "PID", "ACCELERATOR NODE"],
+    )
     return EXIT_OK
 
 
@@ -624,6 +665,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.group == "cluster":
+            from rayflow import local_cluster
+
+            return local_cluster.main(args)
         if args.group == "server" and args.command in ("start", "stop"):
             from rayflow.service.frontend import process
 

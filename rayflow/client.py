@@ -9,12 +9,20 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from google.protobuf import json_format
 
 from rayflow import constants, workflow
+from rayflow._descriptions import (
+    PollerInfo,
+    ServiceActorInfo,
+    ServiceDescription,
+    TaskQueueDescription,
+    TaskQueuePartitionInfo,
+    TaskQueueTypeDescription,
+)
 from rayflow.common import (
     EventType,
     PendingActivityState,
@@ -51,6 +59,8 @@ __all__ = [
     "TaskQueueTypeDescription",
     "TaskQueuePartitionInfo",
     "PollerInfo",
+    "ServiceActorInfo",
+    "ServiceDescription",
     "WorkflowUpdateHandle",
     "WorkflowUpdateStage",
     "TLSConfig",
@@ -86,7 +96,9 @@ class Client:
         data_converter: DataConverter | None = None,
         identity: str | None = None,
         ray_address: str | None = None,
+        store: str | None = None,
         data_dir: str | os.PathLike[str] | None = None,
+        service_label_selector: Mapping[str, str] | None = None,
         ray_namespace: str = constants.DEFAULT_RAY_NAMESPACE,
         num_shards: int = constants.DEFAULT_NUM_SHARDS,
         num_matching: int = constants.DEFAULT_NUM_MATCHING,
@@ -112,10 +124,17 @@ class Client:
             identity: identity recorded on requests (default ``pid@hostname``).
             ray_address: in Ray: the Ray address (``"auto"``, ``"ray://host:10001"``, ``"host:port"``); default:
                 the Ray already initialised in this process, else ``RAY_ADDRESS``, else a new local Ray.
-            data_dir: in Ray: SQLite data directory (default ``RAYFLOW_DATA_DIR`` or ``./.rayflow``); used only
-                when this call starts the service.
+            store: in Ray: where the service keeps its data, a URL: ``sqlite:///abs/dir`` (one node's disk; the
+                service actors run on that node) or ``postgresql://user:pass@host:5432/db?schema=rayflow`` (a
+                cluster: the actors may run on any node and move when one dies). Default: ``RAYFLOW_STORE``,
+                else ``RAYFLOW_DATA_DIR``, else ``./.rayflow`` (resolved before Ray starts; inside a
+                ``ray job submit`` job there is no default: the job attaches to the running service or is told
+                what to set). A running service keeps its own store: naming another is a ``ConfigurationError``.
+            data_dir: in Ray: the SQLite shorthand, ``store="sqlite://<abs path of data_dir>"``.
+            service_label_selector: in Ray, PostgreSQL store: Ray node labels the service actors must run on
+                (default: any node, off accelerator nodes while other nodes exist).
             ray_namespace: in Ray: Ray namespace of the service actors (default ``"rayflow"``).
-            num_shards: history shards when the data directory is new (default 4; fixed afterwards).
+            num_shards: history shards when the store is new (default 4; fixed afterwards).
             num_matching: Matching actors (default 1).
             task_queue_partitions: partitions per task queue name (others get ``default_partitions``, 4).
             durability: ``"normal"`` or ``"fsync"`` (fsync on every commit).
@@ -123,6 +142,9 @@ class Client:
         Raises:
             ServiceUnavailableError: no frontend answers at ``target`` (the message says how to start one).
             RPCError: the frontend refused the connection (e.g. UNAUTHENTICATED: a missing or wrong API key).
+            ConfigurationError: a store other than the running service's, SQLite data that would live under a
+                Ray job's temporary directory or on a worker node, a label selector no node satisfies.
+            StoreUnavailableError: the store cannot be reached (the message names it without its password).
         """
         converter = data_converter or DataConverter.default
         identity = identity or f"{os.getpid()}@{socket.gethostname()}"
@@ -138,23 +160,20 @@ class Client:
                 raise
             return Client(None, namespace=namespace, data_converter=converter, identity=identity, service=service)
         from rayflow.service import bootstrap
+        from rayflow.service.store_setting import requested_store
 
+        request = requested_store(store, data_dir)  # before Ray: a job's working directory goes away in ray.init
         bootstrap.connect_ray(ray_address or target)
-        resolved_dir = os.path.abspath(data_dir or os.environ.get(constants.DATA_DIR_ENV) or constants.DEFAULT_DATA_DIR)
-        config = ServiceConfig(
+        config = await bootstrap.attach_or_start(
+            request,
             ray_namespace=ray_namespace,
-            data_dir=resolved_dir,
             num_shards=num_shards,
             num_matching=num_matching,
             default_partitions=default_partitions,
             task_queue_partitions=dict(task_queue_partitions or {}),
             durability=durability,
+            service_label_selector=dict(service_label_selector or {}),
         )
-        existing = await bootstrap.find_service(ray_namespace)
-        if existing is not None and data_dir is None:
-            config = existing  # attach to the running service wherever its data lives
-        else:
-            config = await bootstrap.ensure_service(config)
         return Client(config, namespace=namespace, data_converter=converter, identity=identity)
 
     async def close(self) -> None:
@@ -333,6 +352,11 @@ class Client:
                     raise ValueError(f"list_workflows: {name} must be a timezone-aware datetime, got {value!r}")
                 getattr(request, name).CopyFrom(timestamp_to_proto(value))
         return request
+
+    async def describe_service(self) -> ServiceDescription:
+        """The service's layout, its store (password hidden) and the node id and IP of every history shard and
+        Matching actor."""
+        return ServiceDescription._from_dict(await self._service.describe_service())
 
     async def describe_task_queue(self, task_queue: str) -> TaskQueueDescription:
         """Pollers, backlog (count and age, per partition and label), dispatch rate and rate limit of the
@@ -736,103 +760,6 @@ class WorkflowExecution:
             history_length=info.history_length,
             raw=info,
         )
-
-
-@dataclass(frozen=True)
-class PollerInfo:
-    """A worker replica that polled the queue in the last 5 minutes (pollers of all partitions merged)."""
-
-    identity: str
-    last_access_time: datetime
-    labels: list[str]
-    build_id: str
-    rate_limit: float | None  # the queue-wide activities/s limit its pool asks for (None: none)
-    node_id: str
-    node_ip: str
-    actor_id: str
-
-
-@dataclass(frozen=True)
-class TaskQueuePartitionInfo:
-    """One partition of a task queue: its backlog (``""`` = tasks that need no label) and tasks/s handed out."""
-
-    partition: int
-    backlog: int
-    backlog_age: timedelta | None
-    backlog_by_label: dict[str, int]
-    dispatch_rate: float
-
-
-@dataclass(frozen=True)
-class TaskQueueTypeDescription:
-    """The workflow or the activity queue of a name: totals over its partitions.
-
-    ``backlog_age`` is the age of the oldest backlogged task (None: no backlog); ``dispatch_rate`` is tasks
-    handed to pollers per second over the last 30 s; ``rate_limit`` is the queue-wide activities/s limit
-    (activity queue only; None: no limit).
-    """
-
-    pollers: list[PollerInfo]
-    backlog: int
-    backlog_age: timedelta | None
-    backlog_by_label: dict[str, int]
-    partitions: list[TaskQueuePartitionInfo]
-    dispatch_rate: float
-    rate_limit: float | None
-
-    @staticmethod
-    def _from_partitions(raw: list[dict[str, Any]]) -> TaskQueueTypeDescription:
-        pollers: dict[str, dict[str, Any]] = {}
-        partitions = []
-        by_label: dict[str, int] = {}
-        rate_limit: tuple[float, float] | None = None  # (set_at, rate) of the latest setting
-        for part in raw:
-            for poller in part["pollers"]:
-                seen = pollers.get(poller["poller_id"])
-                if seen is None or poller["last_access_time"] > seen["last_access_time"]:
-                    pollers[poller["poller_id"]] = poller
-            for label, count in part["backlog_by_label"].items():
-                by_label[label] = by_label.get(label, 0) + count
-            if part.get("rate_limit") is not None and (rate_limit is None or part["rate_limit_set_at"] > rate_limit[0]):
-                rate_limit = (part["rate_limit_set_at"], part["rate_limit"])
-            partitions.append(TaskQueuePartitionInfo(
-                partition=part["partition"],
-                backlog=part["backlog"],
-                backlog_age=timedelta(seconds=part["backlog_age_s"]) if part["backlog"] else None,
-                backlog_by_label=dict(part["backlog_by_label"]),
-                dispatch_rate=part.get("dispatch_rate", 0.0),
-            ))
-        ages = [p.backlog_age for p in partitions if p.backlog_age is not None]
-        return TaskQueueTypeDescription(
-            pollers=[
-                PollerInfo(
-                    identity=p["identity"],
-                    last_access_time=datetime.fromtimestamp(p["last_access_time"], UTC),
-                    labels=list(p["labels"]),
-                    build_id=p.get("build_id", ""),
-                    rate_limit=p.get("rate_limit"),
-                    node_id=p.get("node_id", ""),
-                    node_ip=p.get("node_ip", ""),
-                    actor_id=p.get("actor_id", ""),
-                )
-                for p in sorted(pollers.values(), key=lambda p: (p["identity"], p["poller_id"]))
-            ],
-            backlog=sum(p.backlog for p in partitions),
-            backlog_age=max(ages) if ages else None,
-            backlog_by_label=by_label,
-            partitions=partitions,
-            dispatch_rate=sum(p.dispatch_rate for p in partitions),
-            rate_limit=None if rate_limit is None else rate_limit[1],
-        )
-
-
-@dataclass(frozen=True)
-class TaskQueueDescription:
-    """What ``client.describe_task_queue(name)`` returns: the workflow and the activity queue of that name."""
-
-    name: str
-    workflow: TaskQueueTypeDescription
-    activity: TaskQueueTypeDescription
 
 
 # Payload fields holding one value (a result) rather than a list of values (arguments, details).

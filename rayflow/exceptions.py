@@ -32,6 +32,7 @@ __all__ = [
     "NondeterminismError",
     "PayloadError",
     "ServiceUnavailableError",
+    "ConfigurationError",
     "WorkerPlacementError",
     "RPCError",
 ]
@@ -254,6 +255,11 @@ class PayloadError(RayflowError, TypeError):
 
 class ServiceUnavailableError(RayflowError):
     """The rayflow service could not be reached (not started, or its actors are gone)."""
+
+
+class ConfigurationError(RayflowError, ValueError):
+    """The settings cannot work where the program runs (e.g. SQLite data under a Ray job's temporary working
+    directory, or a store other than the running service's); the message names the setting to change."""
 
 
 class WorkerPlacementError(RayflowError):

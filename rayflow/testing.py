@@ -10,6 +10,7 @@ import uuid
 from rayflow import constants
 from rayflow.client import Client
 from rayflow.converter import DataConverter
+from rayflow.persistence.url import parse_store_url
 from rayflow.service import bootstrap
 from rayflow.service.config import ServiceConfig
 
@@ -31,6 +32,7 @@ class WorkflowEnvironment:
     async def start_local(
         *,
         data_dir: str | os.PathLike[str] | None = None,
+        store: str | None = None,
         namespace: str = constants.DEFAULT_NAMESPACE,
         ray_namespace: str | None = None,
         num_shards: int = 2,
@@ -43,15 +45,19 @@ class WorkflowEnvironment:
 
         Args:
             data_dir: data directory (default: a new temporary one, removed by ``shutdown()``).
+            store: a store URL instead (e.g. ``postgresql://...?schema=test_x``); left as it is by ``shutdown()``.
             ray_namespace: Ray namespace of its actors (default: a new unique one).
             num_shards: history shards (default 2, to keep tests light); num_matching: Matching actors (1).
         """
-        owns = data_dir is None
-        directory = tempfile.mkdtemp(prefix="rayflow-test-") if data_dir is None else os.fspath(data_dir)
+        if store is not None and data_dir is not None:
+            raise ValueError("pass store= or data_dir=, not both")
+        owns = data_dir is None and store is None
+        if store is None:
+            store = os.path.abspath(tempfile.mkdtemp(prefix="rayflow-test-") if owns else os.fspath(data_dir))
         bootstrap.connect_ray(None)
         config = ServiceConfig(
             ray_namespace=ray_namespace or f"rayflow-test-{uuid.uuid4().hex[:12]}",
-            data_dir=os.path.abspath(directory),
+            store=parse_store_url(store).url,
             num_shards=num_shards,
             num_matching=num_matching,
             default_partitions=default_partitions,
@@ -65,7 +71,7 @@ class WorkflowEnvironment:
     async def shutdown(self) -> None:
         """Kill the service actors; remove the data directory if this environment made it."""
         await bootstrap.stop_service(self.config)
-        if self._owns_data_dir:
+        if self._owns_data_dir and self.config.data_dir:
             shutil.rmtree(self.config.data_dir, ignore_errors=True)
 
 

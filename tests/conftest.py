@@ -32,12 +32,36 @@ def ray_session():
     cluster.shutdown()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test module that sets ``STORE_BACKENDS = ["sqlite", "postgresql"]`` runs its ``env`` / ``store_url``
+    tests once per store backend."""
+    backends = getattr(metafunc.module, "STORE_BACKENDS", None)
+    if backends and "store_backend" in metafunc.fixturenames:
+        metafunc.parametrize("store_backend", backends, indirect=True)
+
+
 @pytest.fixture
-async def env(ray_session):
-    """A service of its own (own Ray namespace and temporary data dir), torn down after the test."""
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """``"sqlite"`` unless the module's ``STORE_BACKENDS`` parametrizes it."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def store_url(store_backend: str, request: pytest.FixtureRequest, tmp_path) -> str:
+    """A fresh store of the backend: a SQLite directory under tmp_path, or a PostgreSQL schema of its own."""
+    if store_backend == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite://{tmp_path / 'data'}"
+
+
+@pytest.fixture
+async def env(ray_session, store_backend: str, request: pytest.FixtureRequest):
+    """A service of its own (own Ray namespace; a temporary data dir, or with ``STORE_BACKENDS`` a fresh
+    store of each backend), torn down after the test."""
     from rayflow.testing import WorkflowEnvironment
 
-    environment = await WorkflowEnvironment.start_local()
+    store = request.getfixturevalue("postgres_url") if store_backend == "postgresql" else None
+    environment = await WorkflowEnvironment.start_local(store=store)
     yield environment
     await environment.shutdown()
 

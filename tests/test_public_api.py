@@ -20,7 +20,7 @@ PUBLIC = {
     ],
     "rayflow.activity": ["Info", "defn", "get_definition", "heartbeat", "in_activity", "info", "is_cancelled"],
     "rayflow.client": [
-        "Client", "HistoryEvent", "PendingActivityInfo", "PollerInfo", "TaskQueueDescription",
+        "Client", "HistoryEvent", "PendingActivityInfo", "PollerInfo", "ServiceActorInfo", "ServiceDescription", "TaskQueueDescription",
         "TaskQueuePartitionInfo", "TaskQueueTypeDescription", "WorkflowExecution", "WorkflowExecutionDescription",
         "WorkflowHandle", "WorkflowHistory", "WorkflowUpdateHandle", "WorkflowUpdateStage", "TLSConfig",
     ],
@@ -32,7 +32,7 @@ PUBLIC = {
     ],
     "rayflow.exceptions": [
         "ActivityError", "ApplicationError", "CancelledError", "ChildWorkflowError", "FailureError", "NondeterminismError", "PayloadError",
-        "RayflowError", "ServerError", "ServiceUnavailableError", "SessionFailedError", "TerminatedError",
+        "ConfigurationError", "RayflowError", "ServerError", "ServiceUnavailableError", "SessionFailedError", "TerminatedError",
         "TimeoutError",
         "RPCError", "WorkerPlacementError", "WorkflowAlreadyStartedError", "WorkflowFailureError", "WorkflowNotFoundError",
         "WorkflowQueryFailedError", "WorkflowUpdateFailedError",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from rayflow import constants
+from rayflow.persistence.url import StoreURL, parse_store_url
 
 STICKY_QUEUE_PREFIX = "__sticky__/"
 #: Each replica with activities polls an activity queue of its own, named by this prefix and its replica id.
@@ -18,24 +20,42 @@ class ServiceConfig:
 
     Args:
         ray_namespace: Ray namespace of the service actors.
-        data_dir: SQLite data directory (absolute path).
-        num_shards: history shards; fixed when the data directory is created.
+        store: the store URL (``sqlite:///abs/dir`` or ``postgresql://...``; a bare path is a SQLite
+            directory). It may hold a password: it is never shown (``repr`` and describe show ``store_url.redacted``).
+        num_shards: history shards; fixed when the store is created.
         num_matching: Matching actors hosting all task-queue partitions.
         default_partitions: partitions of a task queue not named in ``task_queue_partitions``.
         task_queue_partitions: partitions per task queue name (1 = strict FIFO).
         durability: ``"normal"`` (survives kill -9 of any process) or ``"fsync"`` (every commit fsynced).
         max_payload_size: largest serialized payload (arguments, a result, details) the service accepts, in
             bytes (default 2 MB); larger ones fail the request or task that carries them.
+        service_label_selector: PostgreSQL store: Ray node labels the service actors must run on (default:
+            any node, off accelerator nodes while others exist).
+        home_node_id: SQLite store: the Ray node holding the data directory; every service actor is pinned to
+            it (set by the bootstrap when the service starts).
     """
 
     ray_namespace: str = constants.DEFAULT_RAY_NAMESPACE
-    data_dir: str = constants.DEFAULT_DATA_DIR
+    # Relative until a caller resolves it (clients pass an absolute URL, see service/store_setting.py).
+    store: str = field(default=constants.DEFAULT_DATA_DIR, repr=False)
     num_shards: int = constants.DEFAULT_NUM_SHARDS
     num_matching: int = constants.DEFAULT_NUM_MATCHING
     default_partitions: int = constants.DEFAULT_TASK_QUEUE_PARTITIONS
     task_queue_partitions: Mapping[str, int] = field(default_factory=dict)
     durability: str = "normal"
     max_payload_size: int = constants.DEFAULT_MAX_PAYLOAD_SIZE
+    service_label_selector: Mapping[str, str] = field(default_factory=dict)
+    home_node_id: str = ""
+
+    @cached_property
+    def store_url(self) -> StoreURL:
+        """The parsed store URL (``.redacted`` is safe to show)."""
+        return parse_store_url(self.store)
+
+    @property
+    def data_dir(self) -> str | None:
+        """The SQLite data directory, or None when the store is PostgreSQL."""
+        return self.store_url.path
 
     def history_actor_name(self, index: int) -> str:
         return constants.HISTORY_ACTOR_NAME.format(index=index)

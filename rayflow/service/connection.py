@@ -18,5 +18,17 @@ class RayServiceConnection(HistoryClient):
     async def describe_task_queue(self, namespace: str, task_queue: str) -> dict[str, Any]:
         return await MatchingClient(self.config).describe_task_queue(namespace, task_queue)
 
+    async def describe_service(self) -> dict[str, Any]:
+        from rayflow.service.bootstrap import describe_service  # lazy: bootstrap imports the actors' modules
+
+        config = self.config
+        return {
+            "ray_namespace": config.ray_namespace,
+            "store": config.store_url.redacted,
+            "num_shards": config.num_shards,
+            "num_matching": config.num_matching,
+            "actors": await describe_service(config),
+        }
+
     async def close(self) -> None:
         """Nothing to close: actor handles need no teardown."""

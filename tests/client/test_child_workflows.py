@@ -11,6 +11,9 @@ from rayflow.common import EventType, ParentClosePolicy, WorkflowExecutionStatus
 from rayflow.exceptions import ApplicationError, ChildWorkflowError, WorkflowFailureError
 from rayflow.worker import Worker
 
+#: Every test here runs on each store backend (tests/conftest.py).
+STORE_BACKENDS = ["sqlite", "postgresql"]
+
 
 @workflow.defn
 class Square:

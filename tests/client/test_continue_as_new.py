@@ -9,6 +9,9 @@ from rayflow import workflow
 from rayflow.common import EventType, WorkflowExecutionStatus
 from rayflow.worker import Worker
 
+#: Every test here runs on each store backend (tests/conftest.py).
+STORE_BACKENDS = ["sqlite", "postgresql"]
+
 
 @workflow.defn
 class Loop:

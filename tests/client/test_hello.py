@@ -15,6 +15,9 @@ from rayflow.common import EventType, WorkflowExecutionStatus
 from rayflow.exceptions import PayloadError, WorkflowAlreadyStartedError, WorkflowNotFoundError
 from rayflow.worker import Worker
 
+#: Every test here runs on each store backend (tests/conftest.py).
+STORE_BACKENDS = ["sqlite", "postgresql"]
+
 
 @activity.defn
 async def compose_greeting(name: str) -> str:

@@ -12,6 +12,9 @@ from rayflow.common import EventType
 from rayflow.exceptions import WorkflowNotFoundError
 from rayflow.worker import Worker
 
+#: Every test here runs on each store backend (tests/conftest.py).
+STORE_BACKENDS = ["sqlite", "postgresql"]
+
 
 @workflow.defn
 class Collect:

@@ -19,6 +19,8 @@ from rayflow.service.history.client import shard_of
 from rayflow.worker import Worker
 
 WAIT_S = 90.0  # upper bound for any wait below; never a timing assertion
+#: Every test here runs on each store backend (tests/conftest.py).
+STORE_BACKENDS = ["sqlite", "postgresql"]
 CHILDREN = 5
 
 

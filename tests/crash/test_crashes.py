@@ -9,9 +9,7 @@ import collections
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 
 import ray
 
@@ -21,8 +19,11 @@ from rayflow.persistence import ShardOwnershipLostError, open_store
 from rayflow.service.history.client import shard_of
 from rayflow.testing import WorkflowEnvironment
 from rayflow.worker import Worker
+from tests.crash.workloads import TwoSteps, event_types, read_lines, run_fifty_and_crash, side_effect, wait_until
 
 WAIT_S = 90.0  # upper bound for any wait below; never a timing assertion
+#: Every test here runs on each store backend (tests/conftest.py).
+STORE_BACKENDS = ["sqlite", "postgresql"]
 
 
 # -- workflows and activities (module level: shipped to the replicas by value) --------------------
@@ -57,94 +58,9 @@ class OneSlowActivity:
         )
 
 
-@activity.defn
-async def side_effect(path: str, workflow_id: str, name: str) -> str:
-    """Appends ``workflow_id:name`` (one line per execution of the activity), then works a little."""
-    with open(path, "a") as f:
-        f.write(f"{workflow_id}:{name}\n")
-    await asyncio.sleep(0.2)
-    return f"{workflow_id}:{name}"
-
-
-@workflow.defn
-class TwoSteps:
-    @workflow.run
-    async def run(self, path: str) -> list[str]:
-        wf_id = workflow.info().workflow_id
-        results = []
-        for name in ("a", "b"):
-            results.append(
-                await workflow.execute_activity(
-                    side_effect,
-                    args=[path, wf_id, name],
-                    start_to_close_timeout=timedelta(seconds=5),
-                    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200)),
-                )
-            )
-        return results
-
-
-# -- helpers --------------------------------------------------------------------------------------
-async def wait_until(predicate: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.1)
-
-
-async def event_types(handle) -> list[str]:
-    return [e.event_type.name for e in (await handle.fetch_history()).events]
-
-
-def read_lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
-async def run_fifty_and_crash(env, task_queue: str, tmp_path: Path, crash: Callable[[], Awaitable[None]]) -> int:
-    """Start 50 TwoSteps workflows, call ``crash`` once some have progressed, then check every outcome.
-
-    Returns how many activity executions were duplicates (ran more than once).
-    """
-    client = env.client
-    effects = tmp_path / "effects.txt"
-    ids = [f"wf-{i:02d}" for i in range(50)]
-    async with Worker(client, task_queue=task_queue, workflows=[TwoSteps], activities=[side_effect], replicas=2):
-        handles = await asyncio.gather(
-            *(
-                client.start_workflow(
-                    TwoSteps.run, str(effects), id=wf_id, task_queue=task_queue, task_timeout=timedelta(seconds=3)
-                )
-                for wf_id in ids
-            )
-        )
-
-        async def progressed() -> bool:
-            return len(read_lines(effects)) >= 20
-
-        await wait_until(progressed, "20 activities ran")
-        done_before = len(read_lines(effects))
-        await crash()
-        print(f"crash after {done_before}/100 activity executions")
-        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), WAIT_S)
-
-    assert done_before < 100, "the crash came after all the work: start more work or crash earlier"
-    assert results == [[f"{wf_id}:a", f"{wf_id}:b"] for wf_id in ids]
-    for handle in handles:
-        counts = collections.Counter(await event_types(handle))
-        assert counts["WORKFLOW_EXECUTION_COMPLETED"] == 1, handle.id
-        assert counts["ACTIVITY_TASK_SCHEDULED"] == 2, handle.id
-        assert counts["ACTIVITY_TASK_COMPLETED"] == 2, handle.id
-    ran = collections.Counter(read_lines(effects))
-    expected = {f"{wf_id}:{name}" for wf_id in ids for name in ("a", "b")}
-    assert set(ran) == expected  # every activity ran at least once, and nothing else ran
-    return sum(count - 1 for count in ran.values())
-
-
 # -- 1. whole service and worker restarted on the same data dir -----------------------------------
-async def test_timer_survives_full_service_restart(ray_session, tmp_path, task_queue):
-    data_dir = tmp_path / "data"
-    env = await WorkflowEnvironment.start_local(data_dir=data_dir)
+async def test_timer_survives_full_service_restart(ray_session, store_url, task_queue):
+    env = await WorkflowEnvironment.start_local(store=store_url)
     try:
         worker = Worker(
             env.client,
@@ -164,9 +80,8 @@ async def test_timer_survives_full_service_restart(ray_session, tmp_path, task_q
             await worker.shutdown()
     finally:
         await env.shutdown()
-    assert data_dir.exists()
 
-    env = await WorkflowEnvironment.start_local(data_dir=data_dir)
+    env = await WorkflowEnvironment.start_local(store=store_url)
     try:
         async with Worker(env.client, task_queue=task_queue, workflows=[SleepThenGreet]):
             handle = env.client.get_workflow_handle("sleeper")
@@ -275,7 +190,7 @@ async def test_stale_shard_cannot_write_after_another_owner_acquired_it(env, tmp
     index = shard_of(client.namespace, wf_id, config.num_shards)
     shard = ray.get_actor(config.history_actor_name(index), namespace=config.ray_namespace)
     pid = await shard.pid.remote()
-    store = open_store(config.data_dir)
+    store = open_store(config.store)
     try:
         await store.acquire_shard(index)  # a second owner: the running actor's range id is now stale
         try:

@@ -11,9 +11,10 @@ import pytest
 import ray
 
 from rayflow.proto.rayflow.v1 import internal_pb2, request_response_pb2
+from rayflow.service.bootstrap import create_matching_actors
 from rayflow.service.config import ServiceConfig
 from rayflow.service.matching.actor import MatchingEngine
-from rayflow.service.matching.client import MatchingClient, create_matching_actors
+from rayflow.service.matching.client import MatchingClient
 
 ACTIVITY = request_response_pb2.TASK_QUEUE_TYPE_ACTIVITY
 WORKFLOW = request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW

@@ -14,9 +14,10 @@ from rayflow import activity, workflow
 from rayflow.common import EventType
 from rayflow.persistence import open_store
 from rayflow.proto.rayflow.v1 import internal_pb2, request_response_pb2
+from rayflow.service.bootstrap import create_matching_actors
 from rayflow.service.config import ServiceConfig
 from rayflow.service.matching.actor import MatchingEngine, RateLimitSetting, rate_limit_key
-from rayflow.service.matching.client import MatchingClient, create_matching_actors
+from rayflow.service.matching.client import MatchingClient
 from rayflow.service.matching.partition import PartitionKey, Poller, TaskQueuePartition, TokenBucket
 from rayflow.worker import Worker
 
@@ -167,7 +168,7 @@ async def test_latest_setting_wins() -> None:
 
 
 async def test_limit_is_kept_in_the_store_for_a_new_engine(tmp_path) -> None:
-    config = ServiceConfig(num_matching=1, default_partitions=2, data_dir=str(tmp_path))
+    config = ServiceConfig(num_matching=1, default_partitions=2, store=str(tmp_path))
     engine = MatchingEngine(config, 0, "echo", persist=True)
     await engine.poll(NS, "q", ACTIVITY, 0, poller("a", rate=3.0, set_at=100.0), 0)
     await engine.flush()
@@ -200,7 +201,7 @@ async def test_limit_is_kept_in_the_store_for_a_new_engine(tmp_path) -> None:
 
 async def test_restarted_matching_actor_enforces_the_stored_limit(ray_session, tmp_path) -> None:
     config = ServiceConfig(ray_namespace=f"rate-test-{uuid.uuid4().hex[:8]}", num_matching=1, default_partitions=4,
-                           data_dir=str(tmp_path))
+                           store=str(tmp_path))
     handles = create_matching_actors(config, record_started="echo", persist=True)
     client = MatchingClient(config)
     try:

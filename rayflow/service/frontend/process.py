@@ -10,30 +10,48 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rayflow import constants
+from rayflow.exceptions import RayflowError
+
+if TYPE_CHECKING:
+    from rayflow.persistence.url import StoreURL
+    from rayflow.service.store_setting import StoreRequest
 
 PID_FILE = "frontend.json"
 _EXIT_ERROR = 2
 
 
-def _data_dir(args: argparse.Namespace) -> str:
-    store = getattr(args, "store", None)
-    if store:
-        if not store.startswith("sqlite:///") and not store.startswith("sqlite://"):
-            scheme = store.split("://", 1)[0] if "://" in store else store
-            raise ValueError(
-                f"--store {store!r}: store {scheme!r} is not supported by this version; use "
-                f"sqlite:///path/to/dir (or --data-dir DIR)"
-            )
-        return os.path.abspath(store.split("://", 1)[1] or constants.DEFAULT_DATA_DIR)
-    return os.path.abspath(args.data_dir or os.environ.get(constants.DATA_DIR_ENV) or constants.DEFAULT_DATA_DIR)
+def _store_request(args: argparse.Namespace) -> StoreRequest:
+    from rayflow.service.store_setting import requested_store
+
+    return requested_store(getattr(args, "store", None), getattr(args, "data_dir", None))
+
+
+def pid_file_of(store: StoreURL) -> Path:
+    """Where the frontend of ``store`` keeps its pid file: the SQLite data directory, or for PostgreSQL a file
+    under ``~/.rayflow/run/`` named after the store (without its secrets)."""
+    if store.path is not None:
+        return Path(store.path) / PID_FILE
+    digest = hashlib.sha1(store.redacted.encode()).hexdigest()[:12]
+    return Path.home() / ".rayflow" / "run" / f"frontend-{store.schema}-{digest}.json"
+
+
+def _label_selector(pairs: list[str]) -> dict[str, str]:
+    selector = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"--service-label-selector {pair!r}: write KEY=VALUE (e.g. rayflow.io/service=yes)")
+        selector[key] = value
+    return selector
 
 
 def _read_file(path: str | None, flag: str) -> bytes | None:
@@ -49,21 +67,19 @@ def start(args: argparse.Namespace) -> int:
     """Run the frontend in the foreground until SIGTERM/SIGINT; exit code 2 when it cannot start."""
     try:
         return asyncio.run(_serve(args))
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, RayflowError) as err:
         print(f"rayflow server start: error: {err}", file=sys.stderr)
         return _EXIT_ERROR
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    import dataclasses
-
     import ray
 
     from rayflow.service import bootstrap
-    from rayflow.service.config import ServiceConfig
     from rayflow.service.frontend.server import FrontendServer, ServerTLS
 
-    data_dir = _data_dir(args)
+    request = _store_request(args)  # before Ray: a job's working directory goes away in ray.init
+    selector = _label_selector(args.service_label_selector)
     tls = None
     if args.tls_cert or args.tls_key or args.tls_client_ca:
         if not (args.tls_cert and args.tls_key):
@@ -81,14 +97,14 @@ async def _serve(args: argparse.Namespace) -> int:
     started_ray = not ray.is_initialized() and not (args.ray_address or os.environ.get("RAY_ADDRESS"))
     bootstrap.connect_ray(args.ray_address)
     try:
-        config = ServiceConfig(
-            ray_namespace=args.ray_namespace, data_dir=data_dir, num_shards=args.num_shards, durability=args.durability
+        config = await bootstrap.attach_or_start(
+            request,
+            ray_namespace=args.ray_namespace,
+            num_shards=args.num_shards,
+            durability=args.durability,
+            service_label_selector=selector,
+            **({} if args.max_payload_size is None else {"max_payload_size": args.max_payload_size}),
         )
-        if args.max_payload_size is not None:
-            config = dataclasses.replace(config, max_payload_size=args.max_payload_size)
-        existing = await bootstrap.find_service(args.ray_namespace)
-        explicit_dir = bool(args.data_dir or args.store)
-        config = existing if existing is not None and not explicit_dir else await bootstrap.ensure_service(config)
         server = FrontendServer(
             config,
             bind=args.bind,
@@ -98,7 +114,8 @@ async def _serve(args: argparse.Namespace) -> int:
             ray_address=ray.get_runtime_context().gcs_address,
         )
         port = await server.start()
-        pid_file = Path(config.data_dir) / PID_FILE
+        pid_file = pid_file_of(config.store_url)
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(
             json.dumps(
                 {
@@ -111,7 +128,8 @@ async def _serve(args: argparse.Namespace) -> int:
         )
         print(
             f"rayflow frontend listening on {args.bind}:{port} (Ray namespace {config.ray_namespace!r}, "
-            f"data dir {config.data_dir}, {'TLS' if tls else 'plaintext'}"
+            f"store {config.store_url.redacted}, Ray {ray.get_runtime_context().gcs_address}, "
+            f"{'TLS' if tls else 'plaintext'}"
             f"{', API key required' if api_key else ''})",
             flush=True,
         )
@@ -131,15 +149,19 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def stop(args: argparse.Namespace) -> int:
-    """SIGTERM the frontend whose pid file is in the data directory; wait up to 15 s for it to exit."""
-    pid_file = Path(_data_dir(args)) / PID_FILE
+    """SIGTERM the frontend of the store (its pid file); wait up to 15 s for it to exit."""
+    try:
+        pid_file = pid_file_of(_store_request(args).require())
+    except (ValueError, RayflowError) as err:
+        print(f"rayflow server stop: error: {err}", file=sys.stderr)
+        return _EXIT_ERROR
     try:
         info = json.loads(pid_file.read_text())
         pid = int(info["pid"])
     except (OSError, ValueError, KeyError):
         print(
-            f"rayflow server stop: no frontend runs for data dir {pid_file.parent} (no readable {pid_file}); "
-            f"pass the --data-dir it was started with",
+            f"rayflow server stop: no frontend runs for this store (no readable {pid_file}); "
+            f"pass the --store or --data-dir it was started with",
             file=sys.stderr,
         )
         return _EXIT_ERROR

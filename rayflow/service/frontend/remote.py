@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from rayflow.proto.rayflow.v1 import request_response_pb2, service_pb2
@@ -97,8 +98,23 @@ class GrpcServiceConnection:
         await self._channel.close()
 
     # -- the methods of the in-Ray connection -------------------------------------------------
-    async def get_cluster_info(self, timeout: float = _RPC_TIMEOUT_S) -> service_pb2.GetClusterInfoResponse:
-        return await self._call("GetClusterInfo", service_pb2.GetClusterInfoRequest(), "connect", timeout=timeout)
+    async def get_cluster_info(
+        self, timeout: float = _RPC_TIMEOUT_S, *, include_service_actors: bool = False
+    ) -> service_pb2.GetClusterInfoResponse:
+        request = service_pb2.GetClusterInfoRequest(include_service_actors=include_service_actors)
+        return await self._call("GetClusterInfo", request, "connect", timeout=timeout)
+
+    async def describe_service(self) -> dict[str, Any]:
+        info = await self.get_cluster_info(include_service_actors=True)
+        return {
+            "ray_namespace": info.ray_namespace,
+            "store": info.store,
+            "num_shards": info.num_shards,
+            "num_matching": info.num_matching,
+            "actors": [json_format.MessageToDict(actor, preserving_proto_field_name=True,
+                                                 always_print_fields_with_no_presence=True)
+                       for actor in info.service_actors],
+        }
 
     async def start_workflow(self, request: RR.StartWorkflowExecutionRequest) -> RR.StartWorkflowExecutionResponse:
         return await self._call("StartWorkflowExecution", request, "start workflow")

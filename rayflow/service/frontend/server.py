@@ -256,13 +256,18 @@ class FrontendServer:
 
     async def _GetClusterInfo(self, request: service_pb2.GetClusterInfoRequest):  # noqa: N802
         from rayflow import __version__
+        from rayflow.service.bootstrap import describe_service  # lazy: bootstrap imports the actors' modules
 
         config = self._config
         return service_pb2.GetClusterInfoResponse(
             server_version=__version__,
             ray_namespace=config.ray_namespace,
             ray_address=self._ray_address,
-            data_dir=config.data_dir,
+            data_dir=config.data_dir or "",
+            store=config.store_url.redacted,
+            service_actors=[service_pb2.ServiceActor(**actor) for actor in await describe_service(config)]
+            if request.include_service_actors
+            else [],
             num_shards=config.num_shards,
             num_matching=config.num_matching,
             max_payload_size=config.max_payload_size,

@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 
 from rayflow import constants
 from rayflow.exceptions import WorkflowNotFoundError, WorkflowQueryFailedError
-from rayflow.persistence import ExecutionWrite, ShardOwnershipLostError, open_store
+from rayflow.persistence import ExecutionWrite, ShardOwnershipLostError, StoreUnavailableError, open_store
 from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2, message_pb2, request_response_pb2
+from rayflow.service import placement
 from rayflow.service._ray_calls import call
 from rayflow.service.config import ServiceConfig, is_sticky_queue
 from rayflow.service.errors import TaskNotFoundError
@@ -33,6 +34,7 @@ from rayflow.service.history.queries import STICKY_FALLBACK_S as _QUERY_STICKY_F
 from rayflow.service.history.queries import PendingQueries, query_timeout, timeout_message
 from rayflow.service.history.timer_queue import TimerQueue
 from rayflow.service.matching.client import MatchingClient
+from rayflow.service.resilient_store import ResilientStore, UnknownWriteOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +74,8 @@ class HistoryShard:
         logging.basicConfig(level=logging.INFO)
         self._config = config
         self._index = index
-        self._store = open_store(config.data_dir, durability=config.durability)
+        self._store = ResilientStore(open_store(config.store, durability=config.durability),
+                                     what=f"history shard {index}")
         self._range_id = 0
         self._open: dict[Key, _Execution] = {}
         self._current: dict[tuple[str, str], str] = {}
@@ -90,9 +93,16 @@ class HistoryShard:
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def _start(self) -> None:
-        self._range_id = await self._store.acquire_shard(self._index)
+        while True:  # a store that is down when the shard (re)starts delays it, never breaks it
+            try:
+                self._range_id = await self._store.acquire_shard(self._index)
+                records = await self._store.list_open_executions(self._index)
+                break
+            except StoreUnavailableError:
+                logger.warning("history shard %d: the store %s is unreachable; retrying", self._index,
+                               self._config.store_url.redacted)
         now = _now()
-        for record in await self._store.list_open_executions(self._index):
+        for record in records:
             state = internal_pb2.MutableState.FromString(record.state)
             key = (record.namespace, record.workflow_id, record.run_id)
             if state.execution_info.status != RUNNING:
@@ -124,6 +134,9 @@ class HistoryShard:
 
     async def pid(self) -> int:
         return os.getpid()
+
+    async def location(self) -> dict[str, Any]:
+        return placement.actor_location()
 
     # -- client RPCs --------------------------------------------------------------------------
     async def start_workflow(self, request_bytes: bytes) -> bytes:
@@ -992,6 +1005,12 @@ class HistoryShard:
             # (max_task_retries=-1; handlers are idempotent). A zombie twin that Ray already replaced just ends.
             logger.error("history shard %d lost ownership (range %d): exiting to be restarted",
                          self._index, self._range_id)
+            os._exit(1)
+        except UnknownWriteOutcome:
+            # The store went away while a commit was in flight and stayed away: whether it was written is
+            # unknown, so this actor's memory may be behind the store. Restart and reload, as above.
+            logger.error("history shard %d: a write's outcome is unknown (store unreachable): exiting to be "
+                         "restarted", self._index)
             os._exit(1)
         for key, builder, _ in changes:
             self._committed(key, builder)

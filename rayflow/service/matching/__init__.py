@@ -5,6 +5,6 @@ partitions; ``TaskQueuePartition`` (partition.py) is one partition's backlog and
 """
 
 from rayflow.service.matching.actor import MatchingActor
-from rayflow.service.matching.client import MatchingClient, create_matching_actors
+from rayflow.service.matching.client import MatchingClient
 
-__all__ = ["MatchingActor", "MatchingClient", "create_matching_actors"]
+__all__ = ["MatchingActor", "MatchingClient"]

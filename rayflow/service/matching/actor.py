@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import ray
 
+from rayflow.service import placement
 from rayflow.service._ray_calls import call
 from rayflow.service.config import ServiceConfig
 from rayflow.service.matching.client import TASK_QUEUE_TYPES, MatchingClient, empty_partition
@@ -138,7 +139,7 @@ class MatchingEngine:
         record_started: records a task as started with its history shard (default:
             ``HistoryClient(config).record_task_started``); ``"echo"`` answers polls with the task itself.
         client: the placement oracle (default ``MatchingClient(config)``, actors looked up by name).
-        persist: keep task queue rate limits in the store of ``config.data_dir`` (default: only with the
+        persist: keep task queue rate limits in the store of ``config.store`` (default: only with the
             real history service, i.e. ``record_started`` None); ``store``: that store (default: opened lazily).
     """
 
@@ -217,8 +218,10 @@ class MatchingEngine:
     def _get_store(self) -> Store:
         if self._store is None:
             from rayflow.persistence import open_store  # lazy: only a service that keeps rate limits needs it
+            from rayflow.service.resilient_store import ResilientStore
 
-            self._store = open_store(self.config.data_dir, durability=self.config.durability)
+            self._store = ResilientStore(open_store(self.config.store, durability=self.config.durability),
+                                         what=f"matching {self.index}")
         return self._store
 
     def _learn(self, namespace: str, task_queue: str, task_queue_type: int, poller: Poller) -> None:
@@ -433,6 +436,12 @@ class MatchingActor:
         persist: bool | None = None,
     ) -> None:
         self._engine = MatchingEngine(config, index, record_started, persist=persist)
+
+    async def ready(self) -> None:
+        """Answers once the actor runs (the bootstrap waits for every service actor)."""
+
+    async def location(self) -> dict[str, Any]:
+        return placement.actor_location()
 
     async def add_task(self, task: bytes, partition: int = 0) -> None:
         await self._engine.add_task(task, partition)

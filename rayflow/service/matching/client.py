@@ -147,24 +147,3 @@ class MatchingClient:
             result[name] = [found.get(p) or empty_partition(p) for p in partitions]
         return result
 
-
-def create_matching_actors(config: ServiceConfig, **actor_kwargs: Any) -> list[ray.actor.ActorHandle]:
-    """Create (or find) the detached, named Matching actors of the service.
-
-    ``actor_kwargs`` go to ``MatchingActor``'s constructor (e.g. ``record_started="echo"`` in tests).
-    """
-    from rayflow.service.matching.actor import MatchingActor  # lazy: actor.py imports this module
-
-    return [
-        MatchingActor.options(
-            name=config.matching_actor_name(i),
-            namespace=config.ray_namespace,
-            lifetime="detached",
-            get_if_exists=True,
-            max_restarts=-1,
-            max_task_retries=-1,
-            num_cpus=0,
-            max_concurrency=10000,
-        ).remote(config, i, **actor_kwargs)
-        for i in range(config.num_matching)
-    ]

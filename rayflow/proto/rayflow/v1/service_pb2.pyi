@@ -1,8 +1,9 @@
 from rayflow.proto.rayflow.v1 import history_pb2 as _history_pb2
 from rayflow.proto.rayflow.v1 import request_response_pb2 as _request_response_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -90,11 +91,13 @@ class DescribeTaskQueueResponse(_message.Message):
     def __init__(self, description_json: _Optional[str] = ...) -> None: ...
 
 class GetClusterInfoRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("include_service_actors",)
+    INCLUDE_SERVICE_ACTORS_FIELD_NUMBER: _ClassVar[int]
+    include_service_actors: bool
+    def __init__(self, include_service_actors: _Optional[bool] = ...) -> None: ...
 
 class GetClusterInfoResponse(_message.Message):
-    __slots__ = ("server_version", "ray_namespace", "ray_address", "data_dir", "num_shards", "num_matching", "max_payload_size", "started_at", "api_key_required", "tls")
+    __slots__ = ("server_version", "ray_namespace", "ray_address", "data_dir", "num_shards", "num_matching", "max_payload_size", "started_at", "api_key_required", "tls", "store", "service_actors")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     RAY_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +108,8 @@ class GetClusterInfoResponse(_message.Message):
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     API_KEY_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     TLS_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ACTORS_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     ray_namespace: str
     ray_address: str
@@ -115,4 +120,30 @@ class GetClusterInfoResponse(_message.Message):
     started_at: float
     api_key_required: bool
     tls: bool
-    def __init__(self, server_version: _Optional[str] = ..., ray_namespace: _Optional[str] = ..., ray_address: _Optional[str] = ..., data_dir: _Optional[str] = ..., num_shards: _Optional[int] = ..., num_matching: _Optional[int] = ..., max_payload_size: _Optional[int] = ..., started_at: _Optional[float] = ..., api_key_required: _Optional[bool] = ..., tls: _Optional[bool] = ...) -> None: ...
+    store: str
+    service_actors: _containers.RepeatedCompositeFieldContainer[ServiceActor]
+    def __init__(self, server_version: _Optional[str] = ..., ray_namespace: _Optional[str] = ..., ray_address: _Optional[str] = ..., data_dir: _Optional[str] = ..., num_shards: _Optional[int] = ..., num_matching: _Optional[int] = ..., max_payload_size: _Optional[int] = ..., started_at: _Optional[float] = ..., api_key_required: _Optional[bool] = ..., tls: _Optional[bool] = ..., store: _Optional[str] = ..., service_actors: _Optional[_Iterable[_Union[ServiceActor, _Mapping]]] = ...) -> None: ...
+
+class ServiceActor(_message.Message):
+    __slots__ = ("kind", "index", "name", "node_id", "node_ip", "pid", "actor_id", "accelerator_node", "state", "error")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_IP_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_NODE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    index: int
+    name: str
+    node_id: str
+    node_ip: str
+    pid: int
+    actor_id: str
+    accelerator_node: bool
+    state: str
+    error: str
+    def __init__(self, kind: _Optional[str] = ..., index: _Optional[int] = ..., name: _Optional[str] = ..., node_id: _Optional[str] = ..., node_ip: _Optional[str] = ..., pid: _Optional[int] = ..., actor_id: _Optional[str] = ..., accelerator_node: _Optional[bool] = ..., state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
