@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from rayflow import _runtime
+from rayflow import _determinism, _runtime
+from rayflow._definition import _signal_name, get_definition
 from rayflow.common import ParentClosePolicy, RetryPolicy
 
 __all__ = ["ChildWorkflowHandle", "execute_child_workflow", "start_child_workflow"]
@@ -46,15 +47,13 @@ class ChildWorkflowHandle(asyncio.Future):
         Raises:
             ApplicationError: the signal could not be delivered (the child is unknown or already closed).
         """
-        from rayflow import workflow as wf
-
         runtime = _runtime.current("ChildWorkflowHandle.signal()")
         if arg is not _NO_ARG:
             if args:
                 raise ValueError("ChildWorkflowHandle.signal: give either arg or args, not both")
             args = [arg]
         await runtime.workflow_signal_child(  # type: ignore[attr-defined]
-            workflow_id=self.id, signal_name=wf._signal_name(signal), args=list(args),
+            workflow_id=self.id, signal_name=_signal_name(signal), args=list(args),
         )
 
 
@@ -83,18 +82,16 @@ async def start_child_workflow(
     Raises:
         WorkflowAlreadyStartedError: a workflow with this id is running.
     """
-    from rayflow import workflow as wf
-
     runtime = _runtime.current("workflow.start_child_workflow()")
     if arg is not _NO_ARG:
         if args:
             raise ValueError("start_child_workflow: give either arg or args, not both")
         args = [arg]
-    workflow_type = workflow if isinstance(workflow, str) else wf.get_definition(workflow).name
+    workflow_type = workflow if isinstance(workflow, str) else get_definition(workflow).name
     handle = runtime.workflow_start_child(  # type: ignore[attr-defined]
         workflow_type=workflow_type,
         args=list(args),
-        workflow_id=id or str(wf.uuid4()),
+        workflow_id=id or str(_determinism.uuid4()),
         task_queue=task_queue,
         parent_close_policy=int(ParentClosePolicy(parent_close_policy)),
         execution_timeout=execution_timeout,

@@ -3,6 +3,9 @@
 Workflow code runs on an event loop owned by the worker (``rayflow.worker.replay.WorkflowInstance``).
 That loop implements ``WorkflowRuntime``, so the authoring API finds the runtime of the calling workflow
 with ``asyncio.get_running_loop()`` and never imports the engine (temporalio does the same).
+
+The types the runtime speaks in (``Info``, ``ActivityHandle``, ``ActivityRequest``) live here too, below
+every module of the authoring API (``rayflow.workflow`` re-exports the public ones).
 """
 
 from __future__ import annotations
@@ -11,16 +14,13 @@ import asyncio
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, NoReturn
 
 from rayflow.common import ActivityCancellationType, RetryPolicy
 
-if TYPE_CHECKING:
-    from rayflow.workflow import ActivityHandle, Info
-
-__all__ = ["ActivityRequest", "WorkflowRuntime", "current", "in_workflow"]
+__all__ = ["ActivityHandle", "ActivityRequest", "Info", "WorkflowRuntime", "current", "fail_task", "in_workflow"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,96 @@ class ActivityRequest:
     activity_id: str | None = None
     resource_label: str | None = None
     cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL
+
+
+@dataclass(frozen=True)
+class Info:
+    """Who the running workflow is (``workflow.info()``).
+
+    Attributes:
+        namespace: its namespace.
+        workflow_id: its workflow id.
+        run_id: the id of this run.
+        workflow_type: its workflow type name.
+        task_queue: the task queue its workflow tasks go to.
+        attempt: the workflow retry attempt, from 1.
+        first_execution_run_id: the run id of the first run of its retry/continue-as-new chain.
+        start_time: when this run started (``None`` until its start event is applied).
+        execution_timeout: the workflow execution timeout (``None``: unlimited).
+        run_timeout: the workflow run timeout (``None``: unlimited).
+        task_timeout: the workflow task timeout (``None``: the service's default).
+        continued_run_id: the run this one continued as new from (``None``: the first run of the chain).
+        memo: the memo this run was given by ``continue_as_new(memo=...)`` or inherited (read only).
+    """
+
+    namespace: str
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    attempt: int = 1
+    first_execution_run_id: str | None = None
+    start_time: datetime | None = None
+    execution_timeout: timedelta | None = None
+    run_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
+    continued_run_id: str | None = None
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def get_current_history_length(self) -> int:
+        """The number of events in this run's history, as of the current workflow task."""
+        return current("workflow.info().get_current_history_length()").workflow_history_length()
+
+    def is_continue_as_new_suggested(self) -> bool:
+        """True once the history is long enough that the workflow should ``continue_as_new`` (at
+        ``rayflow.constants.CONTINUE_AS_NEW_SUGGESTED_HISTORY_LENGTH`` events, well before the history limit)."""
+        from rayflow import constants
+
+        length = current("workflow.info().is_continue_as_new_suggested()").workflow_history_length()
+        return length >= constants.CONTINUE_AS_NEW_SUGGESTED_HISTORY_LENGTH
+
+
+class ActivityHandle(asyncio.Future):
+    """The pending result of an activity started with ``workflow.start_activity``; await it for the result.
+
+    Awaiting raises ``ActivityError`` (its ``cause`` says why) when the activity failed for good.
+    ``cancel()`` (or cancelling the task awaiting it, e.g. by the workflow's cancellation) cancels the
+    activity as its ``cancellation_type`` says: the await then raises ``ActivityError`` whose cause is
+    ``CancelledError`` (at once for TRY_CANCEL and ABANDON, once the activity ended for
+    WAIT_CANCELLATION_COMPLETED).
+
+    Attributes:
+        activity_id: the activity id recorded in history.
+        activity_type: the activity's name.
+        cancellation_type: what cancelling it waits for (an ``ActivityCancellationType``).
+    """
+
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        activity_id: str,
+        activity_type: str,
+        cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+    ) -> None:
+        super().__init__(loop=loop)
+        self.activity_id = activity_id
+        self.activity_type = activity_type
+        self.cancellation_type = ActivityCancellationType(cancellation_type)
+        self._on_cancel: Callable[[ActivityHandle], None] | None = None  # set by the runtime
+        self._cancel_requested = False
+
+    def cancel(self, msg: Any = None) -> bool:
+        """Request cancellation of the activity; True unless it already ended."""
+        if self.done():
+            return False
+        if self._on_cancel is None:
+            return super().cancel(msg)
+        if not self._cancel_requested:
+            self._cancel_requested = True
+            self._on_cancel(self)
+        # The future stays pending until the runtime resolves it (ActivityError caused by CancelledError).
+        return True
 
 
 class WorkflowRuntime(ABC):
@@ -124,3 +214,9 @@ def current(api: str) -> WorkflowRuntime:
             f"run by a rayflow worker); this code is not running inside a workflow"
         )
     return loop
+
+
+def fail_task(runtime: WorkflowRuntime, error: BaseException) -> NoReturn:
+    """Record a misuse of the API as a workflow task failure, then raise it in the calling code."""
+    runtime.workflow_fail_task(error)
+    raise error

@@ -22,14 +22,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rayflow import _runtime
+from rayflow import _determinism, _runtime, _workflow_activities
+from rayflow._runtime import ActivityHandle
 from rayflow.common import RetryPolicy, TimeoutType
 from rayflow.exceptions import ActivityError, SessionFailedError, TimeoutError
-
-if TYPE_CHECKING:
-    from rayflow.workflow import ActivityHandle
 
 __all__ = ["SESSION_COMPLETE_ACTIVITY", "SESSION_CREATE_ACTIVITY", "SESSION_NO_SLOT_ERROR", "Session"]
 
@@ -93,16 +91,14 @@ class Session:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Session:
-        from rayflow import workflow
-
         _runtime.current("workflow.session()")
         if self._entered:
             raise RuntimeError("a workflow.session() can be entered once; make a new one for another session")
         self._entered = True
-        session_id = str(workflow.uuid4())
-        info = workflow.info()
+        session_id = str(_determinism.uuid4())
+        info = _determinism.info()
         try:
-            created = await workflow.execute_activity(
+            created = await _workflow_activities.execute_activity(
                 SESSION_CREATE_ACTIVITY,
                 {"session_id": session_id, "workflow_id": info.workflow_id, "run_id": info.run_id},
                 task_queue=self._creation_task_queue,
@@ -131,15 +127,13 @@ class Session:
 
     async def complete(self) -> None:
         """Close the session and free its slot on the replica (``async with`` does it on exit)."""
-        from rayflow import workflow
-
         if not self._open:
             return
         self._open = False
         if self.failed:
             return
         try:
-            await workflow.execute_activity(
+            await _workflow_activities.execute_activity(
                 SESSION_COMPLETE_ACTIVITY,
                 {"session_id": self.id},
                 task_queue=self.task_queue,
@@ -173,8 +167,6 @@ class Session:
             RuntimeError: the session is not open (not entered yet, or closed).
             SessionFailedError: an earlier activity of the session already found its replica gone.
         """
-        from rayflow import workflow
-
         runtime = _runtime.current("Session.start_activity()")
         if self.failed:
             raise SessionFailedError(
@@ -188,7 +180,7 @@ class Session:
                 f"Session.start_activity({_name(activity)}): the session is not open; use it inside "
                 f"`async with workflow.session() as s:`"
             )
-        inner = workflow.start_activity(
+        inner = _workflow_activities.start_activity(
             activity,
             *(() if arg is _NO_ARG else (arg,)),
             args=args,

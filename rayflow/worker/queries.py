@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -34,7 +35,7 @@ def _cached_answer(instance: WorkflowInstance, previous_started_event_id: int, n
 
 
 def _replayed_answer(definition: Any, task: Any, events: list[history_pb2.HistoryEvent], converter: DataConverter,
-                     name: str, args: list[Any]) -> Any:
+                     failure_types: Sequence[type[BaseException]], name: str, args: list[Any]) -> Any:
     instance = WorkflowInstance(
         definition,
         namespace=task.namespace,
@@ -43,15 +44,17 @@ def _replayed_answer(definition: Any, task: Any, events: list[history_pb2.Histor
         workflow_type=task.workflow_type,
         task_queue=task.task_queue,
         data_converter=converter,
+        workflow_failure_exception_types=failure_types,
     )
     try:
         events = query_history(events)
         if events:
             result = instance.apply(events)
-            if result.task_failure is not None:
+            failure = result.task_failure or result.workflow_failure  # the state after it is not to be trusted
+            if failure is not None:
                 raise WorkflowQueryFailedError(
                     f"query {name!r}: replaying the history of workflow {task.workflow_execution.workflow_id!r} "
-                    f"failed: {result.task_failure}"
+                    f"failed: {failure}"
                 )
         return instance.query(name, args)
     finally:
@@ -59,8 +62,8 @@ def _replayed_answer(definition: Any, task: Any, events: list[history_pb2.Histor
 
 
 async def answer_query(task: RR.PollWorkflowTaskQueueResponse, *, cache: WorkflowCache, executor: Executor,
-                       workflows: dict[str, Any], converter: DataConverter, identity: str
-                       ) -> RR.RespondQueryTaskCompletedRequest:
+                       workflows: dict[str, Any], converter: DataConverter, identity: str,
+                       failure_types: Sequence[type[BaseException]] = ()) -> RR.RespondQueryTaskCompletedRequest:
     """The answer to the query task (its result, or the failure the client gets).
 
     The codec runs here, at the worker's edge: the task (query arguments, history) is decoded before
@@ -76,11 +79,12 @@ async def answer_query(task: RR.PollWorkflowTaskQueueResponse, *, cache: Workflo
         await converter.decode_message(task)
         args = converter.from_payloads(query.query_args)
         answer: Any = _STALE
-        instance = cache.get(task.workflow_execution.run_id)
-        if instance is not None:  # on the workflow thread: never while a workflow task runs on it
-            answer = await loop.run_in_executor(
-                executor, _cached_answer, instance, task.previous_started_event_id, query.query_type, args
-            )
+        # Leased: an eviction meanwhile closes the instance only after the query read it.
+        with cache.lease(task.workflow_execution.run_id) as lease:
+            if lease.instance is not None:  # on the workflow thread: never while a workflow task runs on it
+                answer = await loop.run_in_executor(
+                    executor, _cached_answer, lease.instance, task.previous_started_event_id, query.query_type, args
+                )
         if answer is _STALE:
             definition = workflows.get(task.workflow_type)
             if definition is None:
@@ -89,7 +93,7 @@ async def answer_query(task: RR.PollWorkflowTaskQueueResponse, *, cache: Workflo
                     f"worker (registered: {', '.join(sorted(workflows)) or 'none'})"
                 )
             answer = await loop.run_in_executor(
-                executor, _replayed_answer, definition, task, list(task.history.events), converter,
+                executor, _replayed_answer, definition, task, list(task.history.events), converter, failure_types,
                 query.query_type, args,
             )
         response.query_result.CopyFrom(converter.to_payloads([answer]))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
 
-from rayflow import workflow
+from rayflow import _definition, workflow
 from rayflow.converter import DataConverter
 from rayflow.proto.rayflow.v1 import history_pb2
 from rayflow.worker.replay import WorkflowInstance
@@ -50,9 +50,20 @@ class Replayer:
         workflows: the ``@workflow.defn`` classes; a history is replayed against the one whose name is the
             history's workflow type.
         data_converter: how the code's arguments and results are encoded (the worker's converter).
+        workflow_failure_exception_types: the worker's ``workflow_failure_exception_types``, so that a workflow
+            those types failed replays as it ran (default none).
     """
 
-    def __init__(self, *, workflows: Sequence[type], data_converter: DataConverter = DataConverter.default) -> None:
+    def __init__(
+        self,
+        *,
+        workflows: Sequence[type],
+        data_converter: DataConverter = DataConverter.default,
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+    ) -> None:
+        self._failure_types = _definition.exception_types(
+            workflow_failure_exception_types, "Replayer(workflow_failure_exception_types=...)"
+        )
         self._definitions: dict[str, Any] = {}
         for cls in workflows:
             try:
@@ -111,13 +122,17 @@ class Replayer:
             workflow_type=started.workflow_type,
             task_queue=started.task_queue,
             data_converter=self._converter,
+            workflow_failure_exception_types=self._failure_types,
         )
         try:
             # Every workflow task that completed in history re-runs in replay mode, and its commands are
             # matched one by one against the command events recorded after its WORKFLOW_TASK_COMPLETED.
             result = instance.apply(events)
-            if result.task_failure is not None:
-                return _as_exception(result.task_failure)
+            # An error that failed the workflow only because its type is listed (e.g. NondeterminismError)
+            # is still a failure to replay this history.
+            failure = result.task_failure or result.workflow_failure
+            if failure is not None:
+                return _as_exception(failure)
             # The last task replayed may have issued commands history has no events for.
             unmatched = instance._unmatched  # noqa: SLF001 - the replay core's own package
             if unmatched:

@@ -34,7 +34,7 @@ from rayflow.worker.activity_runner import ActivityRunner
 from rayflow.worker.queries import answer_query
 from rayflow.worker.replay import WorkflowInstance
 from rayflow.worker.sessions import SESSION_CREATE_ACTIVITY, SessionHost
-from rayflow.worker.workflow_cache import WorkflowCache
+from rayflow.worker.workflow_cache import Lease, WorkflowCache
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ class ReplicaSpec:
     max_task_queue_activities_per_second: float | None = None
     #: When that limit was set (epoch seconds): Matching keeps the latest setting of all pools.
     task_queue_rate_limit_set_at: float = 0.0
+    #: Exception types that fail the workflow instead of the workflow task (``Worker(workflow_failure_exception_types)``).
+    workflow_failure_exception_types: tuple[type[BaseException], ...] = ()
 
 
 def _where() -> dict[str, str]:
@@ -176,7 +178,8 @@ class WorkerReplica:
             logger.warning("could not cancel polls of replica %s", self._replica_id, exc_info=True)
         if self._running:
             await asyncio.wait(list(self._running), timeout=graceful_timeout_s)
-        self._cache.clear()
+        # Tasks still running keep their instances (leased) until they answer; the rest are closed now.
+        self._cache.close()
 
     async def pid(self) -> int:
         return os.getpid()
@@ -243,27 +246,33 @@ class WorkerReplica:
             await self._history.respond_query_task_completed(await answer_query(
                 task, cache=self._cache, executor=self._workflow_thread, workflows=self._workflows,
                 converter=self._converter, identity=self._identity,
+                failure_types=self._spec.workflow_failure_exception_types,
             ))
             return
-        run_id = task.workflow_execution.run_id
+        # The lease pins the run's cached instance for this task: evicting it meanwhile (another task caching
+        # its workflow, stop()) closes it only after this task answered, with every command it issued.
+        with self._cache.lease(task.workflow_execution.run_id) as lease:
+            await self._run_workflow_task(task, lease)
+
+    async def _run_workflow_task(self, task: RR.PollWorkflowTaskQueueResponse, lease: Lease) -> None:
         try:  # the payload codec runs at the worker's edge: replay sees decoded payloads only
             await self._converter.decode_message(task)
         except Exception as err:  # e.g. encrypted with a key this worker lacks: another worker may have it
             logger.warning("workflow task of %s: its payloads cannot be decoded: %s",
                            task.workflow_execution.workflow_id, err)
-            self._cache.evict(run_id)
+            lease.evict()
             await self._fail_workflow_task(task, err, history_pb2.WORKFLOW_TASK_FAILED_CAUSE_PAYLOAD_ERROR)
             return
         events = list(task.history.events)
         loop = asyncio.get_running_loop()
         result = None
-        instance = self._cache.get(run_id)
+        instance = lease.instance
         if instance is not None:
             try:
                 result = await loop.run_in_executor(self._workflow_thread, instance.apply, events, list(task.updates))
             except Exception as err:  # the cached state does not continue this history: replay from scratch
                 logger.info("replaying %s from its full history: %s", task.workflow_execution.workflow_id, err)
-                self._cache.evict(run_id)
+                lease.evict()
                 instance = None
         if instance is None:
             if not events or events[0].event_id != 1:
@@ -287,26 +296,17 @@ class WorkerReplica:
                     history_pb2.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
                 )
                 return
-            instance = WorkflowInstance(
-                definition,
-                namespace=task.namespace,
-                workflow_id=task.workflow_execution.workflow_id,
-                run_id=run_id,
-                workflow_type=task.workflow_type,
-                task_queue=task.task_queue,
-                data_converter=self._converter,
-            )
+            instance = self._new_instance(definition, task)
+            lease.adopt(instance)  # closed when the task ends unless kept
             try:
                 result = await loop.run_in_executor(self._workflow_thread, instance.apply, events, list(task.updates))
             except Exception as err:  # a bug in the replay machinery itself: fail the task, replay later
-                instance.close()
                 await self._fail_workflow_task(
                     task, err, history_pb2.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE
                 )
                 return
         if result.task_failure is not None:
-            self._cache.evict(run_id)
-            instance.close()
+            lease.evict()
             await self._fail_workflow_task(task, result.task_failure, result.task_failure_cause)
             return
         request = RR.RespondWorkflowTaskCompletedRequest(
@@ -317,22 +317,19 @@ class WorkerReplica:
         try:
             await self._converter.encode_message(request)
         except Exception as err:
-            self._cache.evict(run_id)
-            instance.close()
+            lease.evict()
             await self._fail_workflow_task(task, err, history_pb2.WORKFLOW_TASK_FAILED_CAUSE_PAYLOAD_ERROR)
             return
-        if self._sticky_queue and not instance.is_completed:
+        if self._sticky_queue and not instance.is_completed and lease.keep():
             request.sticky_task_queue = self._sticky_queue
             request.sticky_schedule_to_start_timeout.FromTimedelta(self._spec.sticky_schedule_to_start_timeout)
-            self._cache.put(run_id, instance)
         else:
-            self._cache.evict(run_id)
-            instance.close()
+            lease.evict()
         reserved = await self._reserve_eager_slots(request, task.task_queue)
         try:
             response = await self._history.respond_workflow_task_completed(request)
         except BaseException:
-            self._cache.evict(run_id)
+            lease.evict()
             for _ in range(reserved):
                 self._activity_slots.release()
             raise
@@ -340,6 +337,18 @@ class WorkerReplica:
             self._spawn_task(self._activity_task, activity_task.SerializeToString(), self._activity_slots)
         for _ in range(reserved - len(response.activity_tasks)):
             self._activity_slots.release()
+
+    def _new_instance(self, definition: Any, task: RR.PollWorkflowTaskQueueResponse) -> WorkflowInstance:
+        return WorkflowInstance(
+            definition,
+            namespace=task.namespace,
+            workflow_id=task.workflow_execution.workflow_id,
+            run_id=task.workflow_execution.run_id,
+            workflow_type=task.workflow_type,
+            task_queue=task.task_queue,
+            data_converter=self._converter,
+            workflow_failure_exception_types=self._spec.workflow_failure_exception_types,
+        )
 
     async def _reserve_eager_slots(self, request: RR.RespondWorkflowTaskCompletedRequest, task_queue: str) -> int:
         """Take free activity slots for activities this replica can run itself (eager execution)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from rayflow import activity, constants, workflow
+from rayflow._definition import exception_types
 from rayflow.exceptions import WorkerPlacementError
 from rayflow.worker.labels import placement_problems, pool_labels
 from rayflow.worker.replica import ReplicaSpec, WorkerReplica
@@ -62,6 +63,12 @@ class Worker:
             across all pools on it, enforced by Matching: tasks beyond it wait in the queue's backlog. The
             last value set (by any pool) wins and is kept by the service (default: leave it as it is).
             Replicas with a limit do not start activities eagerly.
+        workflow_failure_exception_types: exception types that fail the workflow (an update handler's: the
+            update) instead of only the workflow task, for every workflow of this worker, besides those of
+            ``@workflow.defn(failure_exception_types=...)``; subclasses count (default none: as in Temporal,
+            only a ``FailureError`` such as ``ApplicationError`` fails the workflow, any other exception is a
+            bug that fails the workflow task, retried until fixed code is deployed). Listing
+            ``NondeterminismError`` (or ``Exception``) makes nondeterminism fail the workflow too.
 
     A replica that dies is replaced by a new one with the same index; the tasks it was running are
     retried by the service after their timeouts.
@@ -88,6 +95,7 @@ class Worker:
         accept_unlabelled: bool = True,
         max_activities_per_second: float | None = None,
         max_task_queue_activities_per_second: float | None = None,
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
     ) -> None:
         if not task_queue:
             raise ValueError("Worker: task_queue is required")
@@ -107,9 +115,10 @@ class Worker:
             raise ValueError(
                 f"Worker: max_task_queue_activities_per_second must be > 0, got {max_task_queue_activities_per_second}"
             )
+        failure_types = exception_types(workflow_failure_exception_types, "Worker(workflow_failure_exception_types=...)")
         advertised = pool_labels(ray_actor_options, labels)
         _check_definitions(workflows, activities)
-        _ship_user_code_by_value([*workflows, *activities])
+        _ship_user_code_by_value([*workflows, *activities, *failure_types])
         self._client = client
         self._replicas = replicas
         self._ray_actor_options = dict(ray_actor_options or {})
@@ -133,6 +142,7 @@ class Worker:
             max_activities_per_second=max_activities_per_second,
             max_task_queue_activities_per_second=max_task_queue_activities_per_second,
             task_queue_rate_limit_set_at=time.time(),
+            workflow_failure_exception_types=failure_types,
         )
         self._actors: list[Any] = []
         self._identities: list[str] = []

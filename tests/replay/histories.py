@@ -246,7 +246,8 @@ def command_types(commands: Sequence[command_pb2.Command]) -> list[str]:
     return [command_pb2.CommandType.Name(c.command_type).removeprefix("COMMAND_TYPE_") for c in commands]
 
 
-def new_instance(workflow_cls: type, *, run_id: str = "run-1", workflow_id: str = "wf-1") -> Any:
+def new_instance(workflow_cls: type, *, run_id: str = "run-1", workflow_id: str = "wf-1", **options: Any) -> Any:
+    """A WorkflowInstance of the class; ``options`` are more of its keyword arguments."""
     from rayflow import workflow
     from rayflow.worker.replay import WorkflowInstance
 
@@ -258,6 +259,7 @@ def new_instance(workflow_cls: type, *, run_id: str = "run-1", workflow_id: str 
         run_id=run_id,
         workflow_type=definition.name,
         task_queue="tq",
+        **options,
     )
 
 

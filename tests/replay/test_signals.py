@@ -149,8 +149,8 @@ def test_dynamic_handler_takes_signals_without_a_handler() -> None:
     assert decode_result(driver.task().commands[0]) == [["known", 1], ["whatever", [2, 3]]]
 
 
-def test_handler_error_fails_the_workflow() -> None:
-    @workflow.defn
+def test_handler_error_of_a_listed_type_fails_the_workflow() -> None:
+    @workflow.defn(failure_exception_types=[ValueError])  # else only the task fails: test_workflow_exceptions.py
     class BadHandler:
         @workflow.run
         async def run(self) -> None:

@@ -173,3 +173,5 @@ async def test_worker_rejects_undecorated_code(env, task_queue):
         Worker(env.client, task_queue=task_queue, workflows=[int])
     with pytest.raises(ValueError, match="two workflows are named 'NoTimeout'"):
         Worker(env.client, task_queue=task_queue, workflows=[NoTimeoutBroken, NoTimeoutFixed])
+    with pytest.raises(TypeError, match=r"workflow_failure_exception_types.*'KeyError' is not an exception class"):
+        Worker(env.client, task_queue=task_queue, workflows=[NoTimeoutFixed], workflow_failure_exception_types=["KeyError"])

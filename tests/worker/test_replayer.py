@@ -11,6 +11,7 @@ from rayflow import activity, workflow
 from rayflow.client import WorkflowHistory
 from rayflow.common import EventType
 from rayflow.exceptions import NondeterminismError
+from rayflow.proto.rayflow.v1 import history_pb2
 from rayflow.worker import Replayer, ReplayResult, Worker
 
 TIMEOUT = timedelta(seconds=5)
@@ -103,3 +104,31 @@ async def test_replayer_rejects_unknown_types():
         Replayer(workflows=[int])
     with pytest.raises(TypeError, match="WorkflowHistory"):
         await Replayer(workflows=[V1]).replay_workflow(42)  # type: ignore[arg-type]
+
+
+async def test_replayer_takes_the_workers_failure_exception_types():
+    """A run that a worker-level listed KeyError failed replays clean only with the same types; listed
+    nondeterminism fails the workflow on a worker but is still reported by the Replayer."""
+    from tests.replay.histories import HistoryBuilder, new_instance
+    from tests.replay.test_workflow_exceptions import (
+        RaisesKeyError,
+        SchedulesAFailingOnNondeterminism,
+        _history_scheduling,
+    )
+
+    history = HistoryBuilder("RaisesKeyError")
+    history.workflow_task()
+    failed = new_instance(RaisesKeyError, workflow_failure_exception_types=[KeyError]).apply(history.events)
+    history.task_completed(failed.commands)
+    assert history.events[-1].event_type == EventType.WORKFLOW_EXECUTION_FAILED
+    raw = history_pb2.History(events=history.events)
+    assert (await Replayer(workflows=[RaisesKeyError], workflow_failure_exception_types=[KeyError])
+            .replay_workflow(raw)).failure is None
+    unlisted = await Replayer(workflows=[RaisesKeyError]).replay_workflow(raw, raise_on_failure=False)
+    assert isinstance(unlisted.failure, KeyError)
+
+    nondeterministic = history_pb2.History(events=_history_scheduling("b").events)
+    with pytest.raises(NondeterminismError, match="activity 'b'"):
+        await Replayer(workflows=[SchedulesAFailingOnNondeterminism]).replay_workflow(nondeterministic)
+    with pytest.raises(TypeError, match="workflow_failure_exception_types"):
+        Replayer(workflows=[RaisesKeyError], workflow_failure_exception_types=[42])  # type: ignore[list-item]

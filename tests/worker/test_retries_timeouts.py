@@ -188,7 +188,7 @@ class Timers:
 class Boom:
     @workflow.run
     async def run(self) -> None:
-        raise ValueError("boom")
+        raise ApplicationError("boom", type="BoomError")  # a FailureError: it fails the workflow, not the task
 
 
 @workflow.defn
@@ -438,7 +438,7 @@ async def test_durable_timers(env, task_queue):
 # -- workflow failure ------------------------------------------------------------------------------------
 
 
-async def test_unhandled_workflow_exception_fails_workflow(env, task_queue):
+async def test_unhandled_application_error_fails_workflow(env, task_queue):
     async with Worker(env.client, task_queue=task_queue, workflows=[Boom]):
         handle = await env.client.start_workflow(Boom.run, id="boom", task_queue=task_queue)
         with pytest.raises(WorkflowFailureError) as info:
@@ -446,7 +446,7 @@ async def test_unhandled_workflow_exception_fails_workflow(env, task_queue):
     cause = info.value.cause
     assert isinstance(cause, ApplicationError), repr(cause)
     assert cause.message == "boom"
-    assert cause.type == "ValueError"
+    assert cause.type == "BoomError"
     assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
     history = await handle.fetch_history()
     assert history.events[-1].event_type == EventType.WORKFLOW_EXECUTION_FAILED

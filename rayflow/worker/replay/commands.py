@@ -18,12 +18,16 @@ from rayflow.proto.rayflow.v1 import command_pb2, history_pb2, message_pb2
 
 __all__ = [
     "COMMAND_EVENT_TYPES",
+    "accept_update",
+    "command_update_id",
+    "complete_update",
     "cancel_timer",
     "cancel_workflow",
     "complete_workflow",
     "continue_as_new",
     "describe_command",
     "describe_event",
+    "event_update_id",
     "fail_workflow",
     "matches",
     "request_cancel_activity",
@@ -221,6 +225,49 @@ def signal_external_workflow(
     )
 
 
+def accept_update(update_id: str, name: str, input: message_pb2.Payloads) -> Command:
+    """An AcceptWorkflowUpdate command (becomes WORKFLOW_EXECUTION_UPDATE_ACCEPTED)."""
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE,
+        accept_workflow_update_command_attributes=command_pb2.AcceptWorkflowUpdateCommandAttributes(
+            update_id=update_id, name=name, input=input
+        ),
+    )
+
+
+def complete_update(
+    update_id: str, *, result: message_pb2.Payloads | None = None, failure: message_pb2.Failure | None = None
+) -> Command:
+    """A CompleteWorkflowUpdate command (becomes WORKFLOW_EXECUTION_UPDATE_COMPLETED)."""
+    attrs = command_pb2.CompleteWorkflowUpdateCommandAttributes(update_id=update_id)
+    if failure is not None:
+        attrs.failure.CopyFrom(failure)
+    elif result is not None:
+        attrs.result.CopyFrom(result)
+    return Command(
+        command_type=command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE,
+        complete_workflow_update_command_attributes=attrs,
+    )
+
+
+def command_update_id(command: Command) -> str | None:
+    """The update id of an update command (None for other commands)."""
+    if command.command_type == command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE:
+        return command.accept_workflow_update_command_attributes.update_id
+    if command.command_type == command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE:
+        return command.complete_workflow_update_command_attributes.update_id
+    return None
+
+
+def event_update_id(event: HistoryEvent) -> str | None:
+    """The update id of an update event (None for other events)."""
+    if event.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        return event.workflow_execution_update_accepted_event_attributes.update_id
+    if event.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+        return event.workflow_execution_update_completed_event_attributes.update_id
+    return None
+
+
 # -- matching ----------------------------------------------------------------------------------------
 
 
@@ -256,9 +303,7 @@ def matches(command: Command, event: HistoryEvent) -> bool:
         return (cmd_sig.workflow_id == ev_sig.workflow_execution.workflow_id
                 and cmd_sig.signal_name == ev_sig.signal_name and cmd_sig.control == ev_sig.control)
     if kind in (command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE, command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE):
-        from rayflow.worker.replay import updates
-
-        return updates.command_update_id(command) == updates.event_update_id(event)
+        return command_update_id(command) == event_update_id(event)
     return True
 
 

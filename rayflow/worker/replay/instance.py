@@ -7,7 +7,8 @@ followed by WORKFLOW_TASK_COMPLETED) is re-run in replay mode; a task that faile
 skipped and its jobs go to the next one; the last task, whose WORKFLOW_TASK_STARTED ends the events,
 runs live and its commands are returned. The command events written after each WORKFLOW_TASK_COMPLETED
 are matched one by one against the commands the code issued; any difference is a nondeterminism
-error, which fails the workflow task (never the workflow).
+error, which fails the workflow task (the workflow only if it lists ``NondeterminismError`` in its
+failure exception types, as Temporal does).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from rayflow.converter import DataConverter
 from rayflow.exceptions import NondeterminismError, PayloadError
 from rayflow.proto.rayflow.v1 import command_pb2, history_pb2
 from rayflow.worker.replay import commands, jobs, patches
+from rayflow.worker.replay.queries import run_query
 from rayflow.worker.replay.runtime import PendingCommand, WorkflowRuntimeImpl
+from rayflow.worker.replay.updates import UpdateOffer, deliver, recorded_updates
 
 __all__ = ["ActivationResult", "WorkflowInstance"]
 
@@ -48,6 +51,9 @@ class ActivationResult:
     task_failure_cause: int = history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED
     #: (update id, failure) of the offered updates their validators rejected (nothing is recorded for them).
     rejected_updates: list[tuple[str, Any]] = field(default_factory=list)
+    #: An error that fails the task by default (e.g. nondeterminism) but whose type the workflow lists in its
+    #: failure exception types: ``commands`` fail the workflow with it instead.
+    workflow_failure: BaseException | None = None
 
 
 class WorkflowInstance(WorkflowRuntimeImpl):
@@ -61,6 +67,8 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         workflow_type: the workflow type name.
         task_queue: the workflow's task queue (the default activity task queue).
         data_converter: converts arguments, results and failures (default ``DataConverter.default``).
+        workflow_failure_exception_types: the worker's exception types that fail the workflow instead of
+            the workflow task, besides the definition's ``failure_exception_types`` (default none).
     """
 
     def __init__(
@@ -73,6 +81,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         workflow_type: str,
         task_queue: str,
         data_converter: DataConverter = DataConverter.default,
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
     ) -> None:
         super().__init__(
             definition,
@@ -82,6 +91,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
             workflow_type=workflow_type,
             task_queue=task_queue,
             data_converter=data_converter,
+            workflow_failure_exception_types=workflow_failure_exception_types,
         )
         self._next_event_id = 1
         self._last_started_event_id = 0
@@ -113,18 +123,16 @@ class WorkflowInstance(WorkflowRuntimeImpl):
             events: the whole history on a fresh instance, else the events after those already applied;
                 the last one is the WORKFLOW_TASK_STARTED of the task to answer.
             updates: the updates offered with the task (``WorkflowUpdateRequest`` messages or
-                ``updates.UpdateOffer``): validated, then accepted or rejected, in the live task.
+                ``UpdateOffer``): validated, then accepted or rejected, in the live task.
 
         Raises:
             ValueError: the events do not continue this instance's history (evict it and replay).
         """
         events = list(events)
         self._check_continues(events)
-        from rayflow.worker.replay import updates as _updates
-
         live: list[PendingCommand] = []
         rejected: list[tuple[str, Any]] = []
-        offers = [u if isinstance(u, _updates.UpdateOffer) else _updates.UpdateOffer(u.update_id, u.name, u.input)
+        offers = [u if isinstance(u, UpdateOffer) else UpdateOffer(u.update_id, u.name, u.input)
                   for u in updates]
         try:
             for index, event in enumerate(events):
@@ -142,17 +150,33 @@ class WorkflowInstance(WorkflowRuntimeImpl):
                         self._answered_task = True
                     elif following.event_type == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                         self._replayed_patches = patches.recorded_patch_ids(events[index + 1 :])
-                        self._activate(event, replaying=True, offers=_updates.recorded_updates(events[index + 1 :]))
+                        self._activate(event, replaying=True, offers=recorded_updates(events[index + 1 :]))
                     # else it failed or timed out: its jobs stay pending for the next task
                 elif kind == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                     self._answered_task = False
                 if self._task_failure is not None:
                     break
-        except (NondeterminismError, PayloadError) as err:
+        except (NondeterminismError, PayloadError) as err:  # the activation itself failed
             self._record_task_failure(err)
         if self._task_failure is not None:
+            if self._fails_workflow(self._task_failure):  # e.g. NondeterminismError listed by the workflow
+                return self._fail_on_task_error()
             return ActivationResult(task_failure=self._task_failure, task_failure_cause=self._task_failure_cause)
         return ActivationResult(commands=[pending.command for pending in live], rejected_updates=rejected)
+
+    def _fail_on_task_error(self) -> ActivationResult:
+        """Answer with FailWorkflowExecution for an error that would fail the task (nondeterminism, a payload
+        that cannot be converted, a misuse of the API) when its type is listed in ``failure_exception_types``:
+        as in Temporal, it then fails the workflow.
+
+        The code's state is not to be trusted past the error: its other commands are dropped and the
+        instance is completed (evicted after this task).
+        """
+        error, self._task_failure = self._task_failure, None
+        self._task_failure_cause = history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED
+        self._completed = True
+        return ActivationResult(commands=[commands.fail_workflow(self._converter.to_failure(error))],
+                                workflow_failure=error)
 
     def query(self, name: str, args: Sequence[Any] = ()) -> Any:
         """Answer query ``name`` from the current state: its ``@workflow.query`` handler's result.
@@ -160,8 +184,6 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         Nothing is issued or recorded. Raises ``WorkflowQueryFailedError`` for an unknown name or a
         handler that raised.
         """
-        from rayflow.worker.replay.queries import run_query
-
         return run_query(self, name, args)
 
     def close(self) -> None:
@@ -264,8 +286,6 @@ class WorkflowInstance(WorkflowRuntimeImpl):
                         break
                     self._apply_job(job)
                 if offers:
-                    from rayflow.worker.replay.updates import deliver
-
                     for offer in offers:
                         if self._stopped():
                             break

@@ -14,12 +14,12 @@ from rayflow.exceptions import WorkflowQueryFailedError
 from rayflow.proto.rayflow.v1 import history_pb2
 
 if TYPE_CHECKING:
-    from rayflow.worker.replay.instance import WorkflowInstance
+    from rayflow.worker.replay.runtime import WorkflowRuntimeImpl
 
 __all__ = ["query_history", "run_query"]
 
 
-def run_query(instance: WorkflowInstance, name: str, args: Sequence[Any]) -> Any:
+def run_query(instance: WorkflowRuntimeImpl, name: str, args: Sequence[Any]) -> Any:
     """Call query ``name``'s handler with ``args`` on the instance's workflow object; its result.
 
     Raises:

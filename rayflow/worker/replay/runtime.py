@@ -15,7 +15,7 @@ import hashlib
 import inspect
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from rayflow import workflow
 from rayflow._runtime import ActivityRequest, WorkflowRuntime
 from rayflow.common import ActivityCancellationType, timestamp_from_proto
 from rayflow.converter import DataConverter
-from rayflow.exceptions import ActivityError, CancelledError, NondeterminismError, PayloadError
+from rayflow.exceptions import ActivityError, CancelledError, FailureError, NondeterminismError, PayloadError
 from rayflow.proto.rayflow.v1 import command_pb2, history_pb2
 from rayflow.worker.replay import commands, jobs, patches
 from rayflow.worker.replay.loop import DeterministicEventLoop, WorkflowTimer
@@ -58,10 +58,13 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         workflow_type: str,
         task_queue: str,
         data_converter: DataConverter,
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
     ) -> None:
         super().__init__()
         self._definition = workflow.get_definition(definition)
         self._converter = data_converter
+        # Besides FailureError and asyncio.TimeoutError, the exceptions that fail the workflow, not the task.
+        self._failure_types = (*self._definition.failure_exception_types, *workflow_failure_exception_types)
         self._info = workflow.Info(
             namespace=namespace,
             workflow_id=workflow_id,
@@ -114,6 +117,14 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
                 if isinstance(error, NondeterminismError)
                 else history_pb2.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE
             )
+
+    def _fails_workflow(self, error: BaseException) -> bool:
+        """Temporal's rule: a ``FailureError``, an ``asyncio.TimeoutError`` or a listed type (subclasses
+        count) fails the workflow (an update: the update); any other exception is a bug that fails the
+        workflow task, retried until fixed code is deployed."""
+        return isinstance(error, Exception) and (
+            isinstance(error, (FailureError, asyncio.TimeoutError)) or isinstance(error, self._failure_types)
+        )
 
     def _stopped(self) -> bool:
         return self._task_failure is not None or self._completed or self._loop_closed
@@ -185,11 +196,9 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             self._cancel_workflow()
         elif isinstance(err, asyncio.CancelledError):
             self._fail_workflow(CancelledError("Workflow run was cancelled"))
-        elif isinstance(err, NondeterminismError):
-            self._record_task_failure(err)
-        elif isinstance(err, Exception):
+        elif self._fails_workflow(err):
             self._fail_workflow(err)
-        else:
+        else:  # a bug (or nondeterminism): the task fails and is retried, the workflow goes on
             self._record_task_failure(err)
 
     # -- signals and cancellation --------------------------------------------------------------------

@@ -5,8 +5,9 @@ updates``). When the task runs live, each offered update is validated (its ``@my
 any): a rejection is reported with the task's answer and nothing is recorded; an accepted update issues
 an AcceptWorkflowUpdate command (WORKFLOW_EXECUTION_UPDATE_ACCEPTED, which carries the name and
 arguments) and its handler runs; when the handler returns or raises, a CompleteWorkflowUpdate command
-(WORKFLOW_EXECUTION_UPDATE_COMPLETED) records the result or the failure. An exception in the handler
-fails the update only, never the workflow.
+(WORKFLOW_EXECUTION_UPDATE_COMPLETED) records the result or the failure. As in Temporal, a
+``FailureError`` in the handler (or a type in ``failure_exception_types``) fails the update only, never the
+workflow; any other exception fails the workflow task (a bug: retried until fixed code is deployed).
 
 On replay the UPDATE_ACCEPTED events a completed task recorded deliver those updates to that task's
 activation again (after its other jobs, as live), without validation, so the handlers run
@@ -23,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from rayflow import workflow
 from rayflow.exceptions import ApplicationError, NondeterminismError, PayloadError
-from rayflow.proto.rayflow.v1 import command_pb2, history_pb2, message_pb2
+from rayflow.proto.rayflow.v1 import history_pb2, message_pb2
+from rayflow.worker.replay import commands
 
 if TYPE_CHECKING:
     from rayflow.worker.replay.runtime import WorkflowRuntimeImpl
 
-__all__ = ["UpdateOffer", "accept_command", "complete_command", "deliver", "recorded_updates"]
+__all__ = ["UpdateOffer", "deliver", "recorded_updates"]
 
 
 @dataclass(frozen=True)
@@ -39,49 +41,6 @@ class UpdateOffer:
     name: str
     input: message_pb2.Payloads
     validate: bool = True
-
-
-def accept_command(update_id: str, name: str, input: message_pb2.Payloads) -> command_pb2.Command:
-    """An AcceptWorkflowUpdate command (becomes WORKFLOW_EXECUTION_UPDATE_ACCEPTED)."""
-    return command_pb2.Command(
-        command_type=command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE,
-        accept_workflow_update_command_attributes=command_pb2.AcceptWorkflowUpdateCommandAttributes(
-            update_id=update_id, name=name, input=input
-        ),
-    )
-
-
-def complete_command(
-    update_id: str, *, result: message_pb2.Payloads | None = None, failure: message_pb2.Failure | None = None
-) -> command_pb2.Command:
-    """A CompleteWorkflowUpdate command (becomes WORKFLOW_EXECUTION_UPDATE_COMPLETED)."""
-    attrs = command_pb2.CompleteWorkflowUpdateCommandAttributes(update_id=update_id)
-    if failure is not None:
-        attrs.failure.CopyFrom(failure)
-    elif result is not None:
-        attrs.result.CopyFrom(result)
-    return command_pb2.Command(
-        command_type=command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE,
-        complete_workflow_update_command_attributes=attrs,
-    )
-
-
-def command_update_id(command: command_pb2.Command) -> str | None:
-    """The update id of an update command (None for other commands)."""
-    if command.command_type == command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE:
-        return command.accept_workflow_update_command_attributes.update_id
-    if command.command_type == command_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE:
-        return command.complete_workflow_update_command_attributes.update_id
-    return None
-
-
-def event_update_id(event: history_pb2.HistoryEvent) -> str | None:
-    """The update id of an update event (None for other events)."""
-    if event.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-        return event.workflow_execution_update_accepted_event_attributes.update_id
-    if event.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-        return event.workflow_execution_update_completed_event_attributes.update_id
-    return None
 
 
 def recorded_updates(events_after_started: Sequence[history_pb2.HistoryEvent]) -> list[UpdateOffer]:
@@ -129,7 +88,7 @@ def deliver(runtime: WorkflowRuntimeImpl, offer: UpdateOffer) -> message_pb2.Fai
                 raise
             except Exception as err:
                 return runtime._converter.to_failure(err)
-    runtime._add_command(accept_command(offer.update_id, offer.name, offer.input))
+    runtime._add_command(commands.accept_update(offer.update_id, offer.name, offer.input))
     runtime.create_task(_run_handler(runtime, offer.update_id, handler, args), name=f"update {offer.name}")
     return None
 
@@ -139,11 +98,14 @@ async def _run_handler(runtime: WorkflowRuntimeImpl, update_id: str, handler: An
         result = handler(*args)
         if inspect.isawaitable(result):
             result = await result
-    except (NondeterminismError, workflow.ContinueAsNewError) as err:
+    except workflow.ContinueAsNewError as err:
         runtime._code_failed(err)
         return
     except (Exception, asyncio.CancelledError) as err:
-        runtime._add_command(complete_command(update_id, failure=runtime._converter.to_failure(err)))
+        if isinstance(err, asyncio.CancelledError) or runtime._fails_workflow(err):  # the update fails
+            runtime._add_command(commands.complete_update(update_id, failure=runtime._converter.to_failure(err)))
+        else:  # a bug (or nondeterminism): the workflow task fails and is retried, as in Temporal
+            runtime._record_task_failure(err)
         return
     except BaseException as err:
         runtime._code_failed(err, in_handler=True)
@@ -151,6 +113,6 @@ async def _run_handler(runtime: WorkflowRuntimeImpl, update_id: str, handler: An
     try:
         payloads = runtime._converter.to_payloads([result])
     except PayloadError as err:
-        runtime._add_command(complete_command(update_id, failure=runtime._converter.to_failure(err)))
+        runtime._add_command(commands.complete_update(update_id, failure=runtime._converter.to_failure(err)))
         return
-    runtime._add_command(complete_command(update_id, result=payloads))
+    runtime._add_command(commands.complete_update(update_id, result=payloads))
