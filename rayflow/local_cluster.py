@@ -217,15 +217,22 @@ def _running(pid: int) -> bool:
 
 
 def stop_nodes(nodes: list[dict[str, Any]], grace_s: float = 10.0) -> None:
-    """SIGTERM each node's process group (worker nodes first), SIGKILL what is left after ``grace_s``."""
-    ordered = sorted(nodes, key=lambda node: node["role"] == "head")
-    for node in ordered:
+    """SIGTERM each node's process group (worker nodes first), SIGKILL what is left after ``grace_s``, and
+    return once every process of those groups is gone."""
+    for node in sorted(nodes, key=lambda node: node["role"] == "head"):
         _signal_group(node["pid"], signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while _group_alive(node["pid"]) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        _signal_group(node["pid"], signal.SIGKILL)
+        if not _wait_gone(node["pid"], grace_s):
+            _signal_group(node["pid"], signal.SIGKILL)
+            _wait_gone(node["pid"], 10.0)
 
+
+def _wait_gone(pgid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while _group_alive(pgid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _signal_group(pgid: int, signum: int) -> None:

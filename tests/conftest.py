@@ -72,8 +72,7 @@ def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-def postgres_url():
+def _fresh_postgres_schema():
     """A PostgreSQL store URL on a schema of its own (``?schema=rf_test_<hex>``), dropped afterwards.
 
     The server is ``RAYFLOW_TEST_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432/test``). When it
@@ -98,3 +97,15 @@ def postgres_url():
     yield url
     postgres.terminate_backends(url)
     postgres.drop_schema(url)
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL store of the test's own (see ``_fresh_postgres_schema``)."""
+    yield from _fresh_postgres_schema()
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url():
+    """A PostgreSQL store shared by the tests of one module (see ``_fresh_postgres_schema``)."""
+    yield from _fresh_postgres_schema()

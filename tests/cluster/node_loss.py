@@ -188,8 +188,10 @@ async def gpu_node_loss(cluster: Cluster, store: str, out: Path) -> dict:
 
 
 async def main(scenario: str, store: str, out: Path) -> dict:
+    # RAYFLOW_DEFAULT_HEALTH_CHECKS=1 measures with Ray's own health-check settings (slower detection).
+    system_config = {} if os.environ.get("RAYFLOW_DEFAULT_HEALTH_CHECKS") == "1" else FAST_HEALTH_CHECKS
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False,
-                                                            "_system_config": FAST_HEALTH_CHECKS})
+                                                            "_system_config": system_config})
     try:
         ray.init(address=cluster.address)
         run = service_node_loss if scenario == "service" else gpu_node_loss
