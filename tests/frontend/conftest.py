@@ -41,8 +41,8 @@ async def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-async def start_server_process(*args: str) -> tuple[asyncio.subprocess.Process, str]:
-    """`rayflow server start ARGS --port 0`; returns the process and the address it printed."""
+async def start_server_process(*args: str, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, str]:
+    """`rayflow server start ARGS --port 0` (in ``env``, default this process's); the process and its address."""
     process = await asyncio.create_subprocess_exec(
         Path(sys.executable).with_name("rayflow"),
         "server",
@@ -53,6 +53,7 @@ async def start_server_process(*args: str) -> tuple[asyncio.subprocess.Process, 
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        env=env,
     )
     lines = []
     while True:

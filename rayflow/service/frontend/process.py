@@ -94,7 +94,8 @@ async def _serve(args: argparse.Namespace) -> int:
         api_key = (_read_file(args.api_key_file, "--api-key-file") or b"").decode().strip()
         if not api_key:
             raise ValueError(f"--api-key-file {args.api_key_file!r} is empty")
-    started_ray = not ray.is_initialized() and not (args.ray_address or os.environ.get("RAY_ADDRESS"))
+    address = args.ray_address or os.environ.get("RAY_ADDRESS")
+    started_ray = not ray.is_initialized() and address in (None, "", "local")
     bootstrap.connect_ray(args.ray_address)
     try:
         config = await bootstrap.attach_or_start(
