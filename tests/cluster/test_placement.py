@@ -87,3 +87,34 @@ async def test_unreachable_postgres_is_a_clear_error_and_starts_nothing(ray_sess
         await Client.connect(store="postgresql://postgres:s3cret-pw@127.0.0.1:1/test", ray_namespace=namespace)
     assert "s3cret-pw" not in str(err.value) and "RAYFLOW_STORE" in str(err.value)
     assert await find_service(namespace) is None
+
+
+async def test_a_password_in_the_store_url_never_shows(ray_session, postgres_url, task_queue):
+    """Trust auth here accepts any password: run a service on a URL carrying one, make its shards log the URL
+    (killed connections), and look for the password in describe output and every log of the Ray session."""
+    import glob
+    import os
+
+    from rayflow.worker import Worker
+    from tests import postgres
+    from tests.client.test_hello import Greeting, compose_greeting
+
+    secret = f"pw-{uuid.uuid4().hex[:10]}"
+    url = postgres_url.replace("postgres@", f"postgres:{secret}@")
+    env = await WorkflowEnvironment.start_local(store=url)
+    try:
+        async with Worker(env.client, task_queue=task_queue, workflows=[Greeting], activities=[compose_greeting]):
+            await env.client.execute_workflow(Greeting.run, "a", id="pw-1", task_queue=task_queue)
+            assert postgres.terminate_backends(postgres_url) > 0
+            await env.client.execute_workflow(Greeting.run, "b", id="pw-2", task_queue=task_queue)
+        description = await env.client.describe_service()
+        assert "postgres:***@" in description.store and secret not in repr(description)
+        assert secret not in repr(env.config)
+    finally:
+        await env.shutdown()
+    logs = glob.glob(os.path.join(ray._private.worker._global_node.get_session_dir_path(), "logs", "*"))
+    assert logs
+    contents = {path: open(path, "rb").read() for path in logs if os.path.isfile(path)}
+    shown = url.replace(secret, "***").split("?")[0].encode()
+    assert any(shown in data for data in contents.values()), "the shards did not log their store"
+    assert [path for path, data in contents.items() if secret.encode() in data] == []

@@ -122,8 +122,8 @@ class HistoryShard:
             self._child_work(key, state)
         self._timers.start()
         self._spawn(self._redispatch_loop())
-        logger.info("history shard %d ready: range %d, %d open executions", self._index, self._range_id,
-                    len(self._open))
+        logger.info("history shard %d ready: store %s, range %d, %d open executions", self._index,
+                    self._config.store_url.redacted, self._range_id, len(self._open))
 
     async def ready(self) -> int:
         await self._started
