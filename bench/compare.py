@@ -1,4 +1,5 @@
-"""Compare rayflow (durability normal and fsync) with Temporal and DBOS on the same four workloads.
+"""Compare rayflow (SQLite with durability normal and fsync, and PostgreSQL) with Temporal and DBOS on the same
+four workloads.
 
 Runs every (engine, workload, repeat) as its own subprocess, one after another (never two at once): rayflow via
 bench/workloads.py under the project's .venv, Temporal via bench/peers/temporal_bench.py and DBOS via
@@ -6,7 +7,8 @@ bench/peers/dbos_bench.py under bench/.peers-venv (create it with `bash bench/se
 rayflow cold start (`python examples/hello.py` with nothing running). Prints one markdown table of the medians.
 
 Usage:
-  python bench/compare.py [--repeat 3] [--quick] [--engines rayflow,rayflow-fsync,temporal,dbos]
+  python bench/compare.py [--repeat 3] [--quick] [--engines rayflow,rayflow-fsync,rayflow-pg,temporal,dbos]
+                          [--postgres postgresql://postgres@127.0.0.1:5432/test]
                           [--workloads w1,w2,w3,w4] [--w4-count 5000] [--json results.jsonl]
 """
 
@@ -31,8 +33,9 @@ sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 
 PEERS_PYTHON = os.path.join(HERE, ".peers-venv", "bin", "python")
-ENGINES = ("rayflow", "rayflow-fsync", "temporal", "dbos")
-COLUMNS = {"rayflow": "rayflow", "rayflow-fsync": "rayflow-fsync", "temporal": "Temporal", "dbos": "DBOS"}
+ENGINES = ("rayflow", "rayflow-fsync", "rayflow-pg", "temporal", "dbos")
+COLUMNS = {"rayflow": "rayflow", "rayflow-fsync": "rayflow-fsync", "rayflow-pg": "rayflow (PostgreSQL)",
+           "temporal": "Temporal", "dbos": "DBOS"}
 
 # (row label, workload, figure key, better): the headline figures of the table.
 ROWS = [
@@ -48,10 +51,12 @@ ROWS = [
 
 
 def engine_command(engine: str, args: argparse.Namespace) -> list[str]:
-    if engine in ("rayflow", "rayflow-fsync"):
+    if engine.startswith("rayflow"):
         command = [args.rayflow_python, os.path.join(HERE, "workloads.py")]
         if engine == "rayflow-fsync":
             command.append("--fsync")
+        if engine == "rayflow-pg":
+            command += ["--postgres", args.postgres]
         return command
     script = {"temporal": "temporal_bench.py", "dbos": "dbos_bench.py"}[engine]
     return [PEERS_PYTHON, os.path.join(HERE, "peers", script)]
@@ -200,6 +205,8 @@ def main() -> None:
         help="interpreter for bench/workloads.py (default .venv/bin/python, else this one)",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess (default 1800)")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test",
+                        help="PostgreSQL server of the rayflow-pg engine (a fresh schema per run; default %(default)s)")
     parser.add_argument("--json", metavar="PATH", help="also write every result line (JSON) to PATH")
     parser.add_argument("--verbose", action="store_true", help="pass the scripts' non-result stdout through")
     args = parser.parse_args()

@@ -105,12 +105,16 @@ class Waiter:
 
 @contextlib.asynccontextmanager
 async def environment(args: argparse.Namespace):
-    """A fresh service and worker; yields the client, then stops both and removes the data."""
+    """A fresh service and worker; yields the client, then stops both and removes the data (the SQLite
+    directory, or with ``--postgres URL`` a schema of its own on that server)."""
     data_dir = tempfile.mkdtemp(prefix="rayflow-bench-")
+    store = f"sqlite://{data_dir}"
+    if args.postgres:
+        store = f"{args.postgres.split('?')[0]}?schema=bench_{uuid.uuid4().hex[:10]}"
     client = None
     try:
         client = await Client.connect(
-            data_dir=data_dir,
+            store=store,
             ray_namespace=f"rayflow-bench-{uuid.uuid4().hex[:8]}",
             durability="fsync" if args.fsync else "normal",
         )
@@ -133,7 +137,19 @@ async def environment(args: argparse.Namespace):
         if client is not None:
             await bootstrap.stop_service(client.service_config)
         shutil.rmtree(data_dir, ignore_errors=True)
+        if args.postgres:
+            _drop_schema(store)
         await asyncio.sleep(1.0)  # let the killed actors' processes exit before the next run measures RSS
+
+
+def _drop_schema(store: str) -> None:
+    import psycopg
+
+    from rayflow.persistence.url import parse_store_url
+
+    url = parse_store_url(store)
+    with psycopg.connect(url.conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{url.schema}" CASCADE')
 
 
 async def w1(args: argparse.Namespace) -> dict:
@@ -234,13 +250,16 @@ def main() -> None:
     benchlib.add_workload_args(parser)
     parser.add_argument("--fsync", action="store_true", help="durability='fsync' (fsync every commit)")
     parser.add_argument("--replicas", type=int, default=1, help="worker replicas (default 1)")
+    parser.add_argument("--postgres", default=None, metavar="URL",
+                        help="run on the PostgreSQL store of this server (a fresh schema per run, dropped after)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks when compare.py stops us
     try:
         # Always a fresh local Ray: a bare ray.init() would join the cluster named in /tmp/ray/ray_current_cluster
         # (left by `ray start` or ray.cluster_utils, possibly dead). Client.connect uses this initialised Ray.
         ray.init(address="local", include_dashboard=False)
-        benchlib.run_all("rayflow", "fsync" if args.fsync else "normal", args, {"w1": w1, "w2": w2, "w3": w3, "w4": w4})
+        store = "postgresql" if args.postgres else "sqlite"
+        benchlib.run_all("rayflow", f"{store}, {'fsync' if args.fsync else 'normal'}", args, {"w1": w1, "w2": w2, "w3": w3, "w4": w4})
     finally:
         if ray.is_initialized():
             ray.shutdown()
