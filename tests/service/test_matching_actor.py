@@ -175,3 +175,23 @@ async def test_task_is_kept_when_recording_fails_until_the_poll_times_out() -> N
     await engine.add_task(make_task("q", 1).SerializeToString(), 0)
     assert await engine.poll(NS, "q", ACTIVITY, 0, poller("p"), 0.3) is None
     assert (await engine.describe(NS, "q", ACTIVITY))[0]["backlog"] == 1
+
+
+async def test_a_start_retried_after_a_failure_keeps_its_request_id() -> None:
+    """The shard commits the start, then the call fails (e.g. its answer is lost): the retry carries the same
+    request id, so the shard answers again instead of taking the task for a stale one (issue 11)."""
+    started: dict[str, str] = {}  # workflow id -> the request id its start was recorded with
+    calls: list[str] = []
+
+    async def record_started(task: internal_pb2.MatchingTask, identity: str, request_id: str) -> bytes | None:
+        calls.append(request_id)
+        recorded = started.setdefault(task.workflow_id, request_id)
+        if len(calls) == 1:
+            raise RuntimeError("the answer was lost after the start committed")
+        return task.SerializeToString() if recorded == request_id else None  # the shard's own rule
+
+    engine = MatchingEngine(ServiceConfig(num_matching=1), 0, record_started)
+    await engine.add_task(make_task("q", 1).SerializeToString(), 0)
+    data = await engine.poll(NS, "q", ACTIVITY, 0, poller("p"), 5)
+    assert data is not None and internal_pb2.MatchingTask.FromString(data).workflow_id == "wf-1"
+    assert len(calls) == 2 and calls[0] == calls[1]

@@ -19,6 +19,7 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,14 @@ import ray
 
 from rayflow.service import placement
 from rayflow.service._ray_calls import call
-from rayflow.service.config import ServiceConfig
+from rayflow.service.config import (
+    STICKY_QUEUE_PREFIX,
+    ServiceConfig,
+    is_replica_queue,
+    is_sticky_queue,
+    replica_queue_name,
+    sticky_queue_name,
+)
 from rayflow.service.matching.client import TASK_QUEUE_TYPES, MatchingClient, empty_partition
 from rayflow.service.matching.partition import (
     Cancellations,
@@ -54,6 +62,8 @@ RECORD_RETRY_DELAY_S = 0.1
 RECORD_RETRY_MAX_DELAY_S = 2.0
 #: Partitions with nothing in them and untouched this long are dropped (sticky queues of gone replicas).
 IDLE_PARTITION_S = 600.0
+#: Replicas remembered as gone (their sticky queues take no more tasks).
+GONE_REPLICAS_KEPT = 10_000
 SWEEP_EVERY_S = 60.0
 
 ACTIVITY = TASK_QUEUE_TYPES["activity"]
@@ -167,6 +177,7 @@ class MatchingEngine:
         self._persist = (record_started is None) if persist is None else persist
         self._store = store
         self._rate_limits: dict[tuple[str, str], RateLimitSetting] = {}
+        self._gone: OrderedDict[str, float] = OrderedDict()  # replicas that stopped or died (by poller id)
         self._rate_loaded: dict[tuple[str, str], asyncio.Future[None] | None] = {}  # None: loaded
         self._save_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
@@ -290,6 +301,8 @@ class MatchingEngine:
     async def add_task(self, task: bytes, partition: int = 0) -> None:
         message = MatchingTask.FromString(task)
         self._maybe_sweep()
+        if self._to_gone_replica(message.task_queue):
+            return  # its sticky timeout sends it to the normal queue
         key = PartitionKey(message.namespace, message.task_queue, int(message.task_queue_type), partition)
         await self._ready(*key[:3])
         await self.partition(key).add(message)
@@ -317,19 +330,25 @@ class MatchingEngine:
             task = await part.poll(who, remaining)
             if task is None:
                 return None
-            try:
-                response = await self._record_started(task, who.identity, str(uuid.uuid4()))
-            except asyncio.CancelledError:
-                part.put_back(task)
-                raise
-            except Exception:
-                logger.warning(
-                    "matching: recording task %s as started failed; retrying", task.workflow_id, exc_info=True
-                )
-                part.put_back(task)
-                await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
-                delay = min(2 * delay, RECORD_RETRY_MAX_DELAY_S)
-                continue
+            # One request id for every try of this hand-out: a start that committed before the call failed is
+            # answered again on the retry (with the same id), not taken for a stale task.
+            request_id = str(uuid.uuid4())
+            while True:
+                try:
+                    response = await self._record_started(task, who.identity, request_id)
+                    break
+                except asyncio.CancelledError:
+                    part.put_back(task)
+                    raise
+                except Exception:
+                    logger.warning(
+                        "matching: recording task %s as started failed; retrying", task.workflow_id, exc_info=True
+                    )
+                    if loop.time() + delay >= deadline:
+                        part.put_back(task)  # the poll ends: another poller takes it (or the shard re-dispatches)
+                        return None
+                    await asyncio.sleep(delay)
+                    delay = min(2 * delay, RECORD_RETRY_MAX_DELAY_S)
             if response is not None:
                 return response
             # None: stale (already started or completed); drop it and keep polling.
@@ -357,9 +376,32 @@ class MatchingEngine:
             await self.cancel_polls(poller_id)
 
     async def cancel_polls(self, poller_id: str) -> None:
+        """The poller (a worker replica) stopped or died: its polls end, and the queues only it polled (its
+        sticky and replica queues) are dropped with their backlog. Their tasks are not lost: a sticky task goes
+        back to the normal queue after its schedule-to-start timeout, and the shard dispatches unstarted tasks
+        again; adds to a gone replica's sticky queue are dropped from now on."""
         self._cancellations.cancel(poller_id)
         for part in self._partitions.values():
             part.cancel(poller_id)
+        own = (sticky_queue_name(poller_id), replica_queue_name(poller_id))
+        for key in [key for key in self._partitions if key.task_queue in own]:
+            del self._partitions[key]
+        self._gone[poller_id] = time.monotonic()
+        while len(self._gone) > GONE_REPLICAS_KEPT:
+            self._gone.popitem(last=False)
+
+    def stats(self) -> dict[str, int]:
+        keys = list(self._partitions)
+        return {
+            "partitions": len(keys),
+            "sticky_partitions": sum(is_sticky_queue(k.task_queue) for k in keys),
+            "replica_partitions": sum(is_replica_queue(k.task_queue) for k in keys),
+            "backlog": sum(part.backlog_count() for part in self._partitions.values()),
+            "gone_replicas": len(self._gone),
+        }
+
+    def _to_gone_replica(self, task_queue: str) -> bool:
+        return is_sticky_queue(task_queue) and task_queue.removeprefix(STICKY_QUEUE_PREFIX) in self._gone
 
     async def describe(self, namespace: str, task_queue: str, task_queue_type: int) -> dict[int, dict[str, Any]]:
         """The partitions of this queue hosted here: ``{partition: partition.describe()}`` (empty ones for
@@ -459,6 +501,10 @@ class MatchingActor:
 
     async def cancel_polls(self, poller_id: str) -> None:
         await self._engine.cancel_polls(poller_id)
+
+    async def memory_stats(self) -> dict[str, int]:
+        """How many partitions this actor holds (sticky and replica ones apart) and their backlog."""
+        return self._engine.stats()
 
     async def describe(self, namespace: str, task_queue: str, task_queue_type: int) -> dict[int, dict[str, Any]]:
         return await self._engine.describe(namespace, task_queue, task_queue_type)
