@@ -464,7 +464,7 @@ class WorkflowHandle:
         client = self._client
         request = request_response_pb2.TerminateWorkflowExecutionRequest(
             namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "", reason=reason or "",
-            identity=client._identity,
+            identity=client._identity, request_id=str(uuid.uuid4()),  # a retry of this call terminates once
         )
         if details:
             request.details.CopyFrom(await client.data_converter.encode(list(details)))

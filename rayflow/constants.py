@@ -29,6 +29,8 @@ DEFAULT_NUM_MATCHING = 1
 #: Partitions of a task queue unless configured per queue.
 DEFAULT_TASK_QUEUE_PARTITIONS = 4
 
+#: Calls one service actor (shard, Matching) runs at once: long polls and waits are multiplexed, so few are held.
+DEFAULT_ACTOR_MAX_CONCURRENCY = 10000
 #: Actor names inside the Ray namespace.
 HISTORY_ACTOR_NAME = "rayflow-history-{index}"
 MATCHING_ACTOR_NAME = "rayflow-matching-{index}"

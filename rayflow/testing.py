@@ -40,6 +40,7 @@ class WorkflowEnvironment:
         default_partitions: int = constants.DEFAULT_TASK_QUEUE_PARTITIONS,
         task_queue_partitions: dict[str, int] | None = None,
         data_converter: DataConverter | None = None,
+        actor_max_concurrency: int = constants.DEFAULT_ACTOR_MAX_CONCURRENCY,
     ) -> WorkflowEnvironment:
         """Start a service on the Ray of this process (starting a local Ray if none).
 
@@ -62,6 +63,7 @@ class WorkflowEnvironment:
             num_matching=num_matching,
             default_partitions=default_partitions,
             task_queue_partitions=dict(task_queue_partitions or {}),
+            actor_max_concurrency=actor_max_concurrency,
         )
         config = await bootstrap.ensure_service(config)
         client = Client(config, namespace=namespace, data_converter=data_converter or DataConverter.default,

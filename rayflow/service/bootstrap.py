@@ -35,7 +35,7 @@ def _service_actor_options(config: ServiceConfig, name: str) -> dict[str, Any]:
         get_if_exists=True,
         max_restarts=-1,
         max_task_retries=-1,
-        max_concurrency=10000,
+        max_concurrency=config.actor_max_concurrency,
         num_cpus=0,
         **placement.service_actor_options(config),
     )

@@ -33,6 +33,7 @@ class ServiceConfig:
             any node, off accelerator nodes while others exist).
         home_node_id: SQLite store: the Ray node holding the data directory; every service actor is pinned to
             it (set by the bootstrap when the service starts).
+        actor_max_concurrency: calls one service actor runs at once (Ray's ``max_concurrency``; default 10000).
     """
 
     ray_namespace: str = constants.DEFAULT_RAY_NAMESPACE
@@ -46,6 +47,7 @@ class ServiceConfig:
     max_payload_size: int = constants.DEFAULT_MAX_PAYLOAD_SIZE
     service_label_selector: Mapping[str, str] = field(default_factory=dict)
     home_node_id: str = ""
+    actor_max_concurrency: int = constants.DEFAULT_ACTOR_MAX_CONCURRENCY
 
     @cached_property
     def store_url(self) -> StoreURL:

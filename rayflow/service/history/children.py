@@ -67,11 +67,17 @@ def initiate(builder: StateBuilder, attrs: command_pb2.StartChildWorkflowExecuti
 
 
 def record_started(builder: StateBuilder, initiated_event_id: int, run_id: str) -> bool:
-    """CHILD_WORKFLOW_EXECUTION_STARTED; False when already recorded (or the parent closed)."""
+    """CHILD_WORKFLOW_EXECUTION_STARTED; False when already recorded.
+
+    A parent that closed while the child's start was on its way records no event (its history is closed)
+    but keeps the child's run id, so that its close policy still reaches the child.
+    """
     child = builder.state.children.get(initiated_event_id)
-    if not builder.is_open or child is None or child.run_id:
+    if child is None or child.run_id:
         return False
     child.run_id = run_id
+    if not builder.is_open:
+        return child.parent_close_policy != ABANDON
     attrs = history_pb2.ChildWorkflowExecutionStartedEventAttributes(
         namespace=child.namespace, initiated_event_id=initiated_event_id, workflow_type=child.workflow_type,
         workflow_execution=message_pb2.WorkflowExecution(workflow_id=child.workflow_id, run_id=run_id),
@@ -97,16 +103,18 @@ def record_start_failed(builder: StateBuilder, initiated_event_id: int) -> bool:
 
 
 def record_closed(builder: StateBuilder, initiated_event_id: int, run_id: str,
-                  close_event: history_pb2.HistoryEvent) -> bool:
-    """The child's close as CHILD_WORKFLOW_EXECUTION_<outcome>; False when already recorded."""
+                  close_event: history_pb2.HistoryEvent, first_run_id: str = "") -> bool:
+    """The close of the child's chain (``run_id``, the run that ended it; ``first_run_id``, the run that began
+    it, the one the parent knows) as CHILD_WORKFLOW_EXECUTION_<outcome>; False when already recorded."""
     child = builder.state.children.get(initiated_event_id)
     if not builder.is_open or child is None:
         return False
+    first_run_id = first_run_id or run_id
     if not child.run_id:  # the close overtook the start's acknowledgement
-        record_started(builder, initiated_event_id, run_id)
+        record_started(builder, initiated_event_id, first_run_id)
         child = builder.state.children[initiated_event_id]
-    elif child.run_id != run_id:
-        return False
+    elif child.run_id != first_run_id:
+        return False  # another chain of the same workflow id
     del builder.state.children[initiated_event_id]
     kind = close_event.event_type
     event_type = _CLOSE_EVENTS.get(kind)

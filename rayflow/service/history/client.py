@@ -12,6 +12,7 @@ from rayflow.proto.rayflow.v1 import internal_pb2, request_response_pb2
 from rayflow.service._ray_calls import call, get_named_actor
 from rayflow.service.config import ServiceConfig
 from rayflow.service.history import listing
+from rayflow.service.history.close_watcher import CloseWatcher
 
 
 def shard_of(namespace: str, workflow_id: str, num_shards: int) -> int:
@@ -25,6 +26,7 @@ class HistoryClient:
     def __init__(self, config: ServiceConfig, handles: Sequence[ray.actor.ActorHandle] | None = None) -> None:
         self.config = config
         self._handles: list[ray.actor.ActorHandle | None] = list(handles) if handles else [None] * config.num_shards
+        self._close_watcher: CloseWatcher | None = None
 
     def shard(self, index: int) -> ray.actor.ActorHandle:
         handle = self._handles[index]
@@ -97,9 +99,13 @@ class HistoryClient:
         return sum(counts)
 
     async def wait_for_close(self, namespace: str, workflow_id: str, run_id: str) -> bytes:
-        """Long-poll until the run closes; returns its serialized closing event."""
-        shard = self.shard_for(namespace, workflow_id)
-        return await call(shard.wait_for_close.remote(namespace, workflow_id, run_id), "get workflow result")
+        """The run's serialized closing event, once it closed (all of this client's waits on a shard share one
+        long poll: close_watcher.py)."""
+        if self._close_watcher is None:
+            self._close_watcher = CloseWatcher(
+                lambda ns, wf: shard_of(ns, wf, self.config.num_shards), self.shard
+            )
+        return await self._close_watcher.wait(namespace, workflow_id, run_id)
 
     async def signal_workflow(self, request: request_response_pb2.SignalWorkflowExecutionRequest) -> str:
         """Signal a running run (the current one for an empty run id); returns its run id."""

@@ -198,7 +198,9 @@ class StateBuilder:
             task_queue=attrs.task_queue or info.task_queue,
             input=attrs.input,
             identity=identity,
-            request_id=f"continue-as-new-{uuid.uuid4()}",
+            # The chain keeps the request id of the start that made it: a retry of that start (a client's, or a
+            # parent's StartChild after a restart) finds the chain's current run, not a conflict.
+            request_id=info.request_id or f"continue-as-new-{uuid.uuid4()}",
         )
         for name, inherited in (("workflow_run_timeout", "run_timeout"), ("workflow_task_timeout", "task_timeout")):
             if attrs.HasField(name) and getattr(attrs, name).ToTimedelta() > timedelta(0):
@@ -212,6 +214,8 @@ class StateBuilder:
         for name in ("parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id"):
             setattr(new_info, name, getattr(info, name))  # a child's successor stays its parent's child
         started.first_execution_run_id = new_info.first_execution_run_id
+        # Inputs are idempotent by request id across the chain: a retry after the switch is not delivered again.
+        successor.state.signal_request_ids.extend(self.state.signal_request_ids)
         started.original_execution_run_id = new_info.run_id
         started.continued_execution_run_id = info.run_id
         if info.HasField("execution_expiration_time"):
@@ -322,6 +326,11 @@ class StateBuilder:
         # The next attempt replays the full history on any replica.
         self.info.sticky_task_queue = ""
         self.flush_buffered_events()
+        if cause == history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND:
+            # Not the code's fault (signals arrived while it completed): as in Temporal, not counted as an
+            # attempt, so a steady stream of signals never backs the workflow off.
+            self.schedule_workflow_task(attempt=attempt)
+            return
         backoff = min(0.1 * 2 ** (attempt - 1), constants.MAX_WORKFLOW_TASK_BACKOFF_S) if attempt > 1 else 0.0
         self.schedule_workflow_task(attempt=attempt + 1, delay=timedelta(seconds=backoff))
         if not timed_out:
@@ -553,6 +562,27 @@ def pending_tasks(state: internal_pb2.MutableState, now: datetime) -> list[inter
             task.resource_label = activity.resource_label
             tasks.append(task)
     return tasks
+
+
+TaskIdent = tuple[int, int, int]  # (task queue type, scheduled event id, attempt)
+
+
+def unstarted_task_idents(state: internal_pb2.MutableState) -> set[TaskIdent]:
+    """The tasks of an open execution that were scheduled and not started (due or not)."""
+    if state.execution_info.status != RUNNING:
+        return set()
+    idents = set()
+    wft = state.workflow_task
+    if wft.scheduled_event_id and not wft.started_event_id:
+        idents.add((request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW, wft.scheduled_event_id, wft.attempt))
+    for activity in state.activities.values():
+        if not activity.HasField("started_time"):
+            idents.add((request_response_pb2.TASK_QUEUE_TYPE_ACTIVITY, activity.scheduled_event_id, activity.attempt))
+    return idents
+
+
+def task_ident(task: internal_pb2.MatchingTask) -> TaskIdent:
+    return (task.task_queue_type, task.scheduled_event_id, task.attempt)
 
 
 def _due(when, now: datetime) -> bool:

@@ -188,33 +188,31 @@ def apply_complete(builder: Any, attrs: command_pb2.CompleteWorkflowUpdateComman
         info.result.CopyFrom(attrs.result)
     event = builder.add_event(ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED, event_attrs)
     info.completed_event_id = event.event_id
+    trim_completed(builder.state)
 
 
-async def update_workflow(shard: Any, request: RR.UpdateWorkflowExecutionRequest) -> RR.UpdateWorkflowExecutionResponse:
-    """The shard's update RPC: register (or join) the update, make sure a workflow task offers it, wait."""
-    from rayflow.service.history.shard import UNCHANGED
+#: Completed updates whose outcome stays in the mutable state (a retry of an older one reads it from history).
+OUTCOMES_KEPT = 16
+#: Completed updates remembered at all (for dedupe by update id; Temporal caps updates per run near this).
+COMPLETED_KEPT = 2000
 
-    if not request.update_id or not request.name:
-        raise ValueError("update_workflow: update_id and name are required")
-    key = await shard._resolve(request.namespace, request.workflow_id, request.run_id)
-    outcome: list[Any] = []
 
-    def register(builder: Any) -> object:
-        result = shard._updates.register(key, builder.state, builder.is_open, request)
-        outcome.append(result)
-        if isinstance(result, tuple) and result[1] and not builder.state.workflow_task.scheduled_event_id:
-            builder.schedule_workflow_task()
-            return True
-        return UNCHANGED
+def trim_completed(state: internal_pb2.MutableState) -> None:
+    """Keep the mutable state small however many updates a run had: the latest ``OUTCOMES_KEPT`` completed
+    updates keep their outcome, older ones only their event ids (the outcome is in history), and past
+    ``COMPLETED_KEPT`` the oldest are forgotten."""
+    completed = sorted((info.completed_event_id, update_id) for update_id, info in state.updates.items()
+                       if info.completed_event_id)
+    for index, (_, update_id) in enumerate(reversed(completed)):
+        info = state.updates[update_id]
+        if index >= COMPLETED_KEPT:
+            del state.updates[update_id]
+        elif index >= OUTCOMES_KEPT and (info.HasField("result") or info.HasField("failure")):
+            info.ClearField("result")
+            info.ClearField("failure")
 
-    if await shard._transact(key, register) is None and not outcome:
-        from rayflow.exceptions import WorkflowNotFoundError
 
-        raise WorkflowNotFoundError(f"workflow {key[1]!r} run {key[2]!r} not found in namespace {key[0]!r}")
-    result = outcome[0]
-    if isinstance(result, RR.UpdateWorkflowExecutionResponse):
-        return result
-    pending = result[0]
-    if request.wait_for_stage and request.wait_for_stage <= STAGE_ACCEPTED:
-        return await asyncio.shield(pending.accepted)
-    return await asyncio.shield(pending.completed)
+def is_trimmed(info: internal_pb2.UpdateInfo) -> bool:
+    """A completed update whose outcome was trimmed from the state (read it from its completed event)."""
+    return bool(info.completed_event_id) and not info.HasField("result") and not info.HasField("failure")
+

@@ -138,36 +138,42 @@ class SignalWorkflowExecutionRequest(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RequestCancelWorkflowExecutionRequest(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "identity", "reason", "request_id")
+    __slots__ = ("namespace", "workflow_id", "run_id", "identity", "reason", "request_id", "first_execution_run_id")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_EXECUTION_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
     identity: str
     reason: str
     request_id: str
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., identity: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    first_execution_run_id: str
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., identity: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ...) -> None: ...
 
 class TerminateWorkflowExecutionRequest(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "reason", "details", "identity")
+    __slots__ = ("namespace", "workflow_id", "run_id", "reason", "details", "identity", "request_id", "first_execution_run_id")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_EXECUTION_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
     reason: str
     details: _message_pb2.Payloads
     identity: str
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., reason: _Optional[str] = ..., details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
+    request_id: str
+    first_execution_run_id: str
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., reason: _Optional[str] = ..., details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ...) -> None: ...
 
 class ListWorkflowExecutionsRequest(_message.Message):
     __slots__ = ("namespace", "status", "workflow_type", "task_queue", "start_time_min", "start_time_max", "page_size", "next_page_token")
