@@ -1,5 +1,5 @@
-"""What the describe calls of ``Client`` return about task queues and the service (re-exported by
-``rayflow.client``)."""
+"""What the describe and list calls of ``Client`` and ``WorkflowHandle`` return: executions, task queues and the
+service (re-exported by ``rayflow.client``)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,123 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rayflow.common import PendingActivityState, WorkflowExecutionStatus, timestamp_from_proto
+from rayflow.converter import DataConverter
+from rayflow.exceptions import FailureError
+from rayflow.proto.rayflow.v1 import request_response_pb2
+
 __all__ = [
+    "PendingActivityInfo",
     "PollerInfo",
     "ServiceActorInfo",
     "ServiceDescription",
     "TaskQueueDescription",
     "TaskQueuePartitionInfo",
     "TaskQueueTypeDescription",
+    "WorkflowExecution",
+    "WorkflowExecutionDescription",
 ]
+
+
+@dataclass(frozen=True)
+class PendingActivityInfo:
+    """An activity of a running workflow that has not finished (``describe().pending_activities``)."""
+
+    activity_id: str
+    activity_type: str
+    state: PendingActivityState
+    attempt: int
+    maximum_attempts: int
+    scheduled_time: datetime | None
+    last_started_time: datetime | None
+    last_heartbeat_time: datetime | None
+    heartbeat_details: list[Any]
+    last_failure: FailureError | None
+    last_worker_identity: str
+
+
+@dataclass(frozen=True)
+class WorkflowExecutionDescription:
+    """What ``handle.describe()`` returns."""
+
+    id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    status: WorkflowExecutionStatus
+    start_time: datetime | None
+    close_time: datetime | None
+    history_length: int
+    first_execution_run_id: str
+    pending_activities: list[PendingActivityInfo]
+    raw: request_response_pb2.DescribeWorkflowExecutionResponse
+    #: The parent's workflow id and run id when this run is a child workflow, else None.
+    parent_id: str | None = None
+    parent_run_id: str | None = None
+
+    @staticmethod
+    def _from_proto(response: request_response_pb2.DescribeWorkflowExecutionResponse,
+                    converter: DataConverter) -> WorkflowExecutionDescription:
+        info = response.workflow_execution_info
+        return WorkflowExecutionDescription(
+            id=info.execution.workflow_id,
+            run_id=info.execution.run_id,
+            workflow_type=info.workflow_type,
+            task_queue=info.task_queue,
+            status=WorkflowExecutionStatus(info.status),
+            start_time=timestamp_from_proto(info.start_time),
+            close_time=timestamp_from_proto(info.close_time),
+            history_length=info.history_length,
+            first_execution_run_id=info.first_execution_run_id,
+            pending_activities=[
+                PendingActivityInfo(
+                    activity_id=p.activity_id,
+                    activity_type=p.activity_type,
+                    state=PendingActivityState(p.state),
+                    attempt=p.attempt,
+                    maximum_attempts=p.maximum_attempts,
+                    scheduled_time=timestamp_from_proto(p.scheduled_time),
+                    last_started_time=timestamp_from_proto(p.last_started_time),
+                    last_heartbeat_time=timestamp_from_proto(p.last_heartbeat_time),
+                    heartbeat_details=converter.from_payloads(p.heartbeat_details),
+                    last_failure=converter.from_failure(p.last_failure) if p.HasField("last_failure") else None,
+                    last_worker_identity=p.last_worker_identity,
+                )
+                for p in response.pending_activities
+            ],
+            raw=response,
+            parent_id=info.parent_workflow_id or None,
+            parent_run_id=info.parent_run_id or None,
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowExecution:
+    """One execution as ``client.list_workflows()`` yields it (Temporal's ``WorkflowExecution``)."""
+
+    id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    status: WorkflowExecutionStatus
+    start_time: datetime | None
+    close_time: datetime | None
+    history_length: int
+    raw: request_response_pb2.WorkflowExecutionInfo
+
+    @staticmethod
+    def _from_proto(info: request_response_pb2.WorkflowExecutionInfo) -> WorkflowExecution:
+        return WorkflowExecution(
+            id=info.execution.workflow_id,
+            run_id=info.execution.run_id,
+            workflow_type=info.workflow_type,
+            task_queue=info.task_queue,
+            status=WorkflowExecutionStatus(info.status),
+            start_time=timestamp_from_proto(info.start_time),
+            close_time=timestamp_from_proto(info.close_time),
+            history_length=info.history_length,
+            raw=info,
+        )
 
 
 @dataclass(frozen=True)
