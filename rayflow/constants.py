@@ -20,6 +20,8 @@ DEFAULT_FRONTEND_PORT = 7233
 DEFAULT_FRONTEND_ADDRESS = f"{DEFAULT_FRONTEND_BIND}:{DEFAULT_FRONTEND_PORT}"
 #: Environment variables read by the CLI (and ``Client.connect`` for the API key).
 ADDRESS_ENV = "RAYFLOW_ADDRESS"
+#: Log level of the service actors and replicas (default: INFO to their log files, WARNING to the console).
+LOG_LEVEL_ENV = "RAYFLOW_LOG_LEVEL"
 API_KEY_ENV = "RAYFLOW_API_KEY"
 
 #: Number of history shards; fixed when a data directory is created.

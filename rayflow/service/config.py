@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,6 +35,8 @@ class ServiceConfig:
         home_node_id: SQLite store: the Ray node holding the data directory; every service actor is pinned to
             it (set by the bootstrap when the service starts).
         actor_max_concurrency: calls one service actor runs at once (Ray's ``max_concurrency``; default 10000).
+        log_level: what the service actors and worker replicas log to the console ("": WARNING; their log files
+            in the Ray session's log directory get INFO); ``RAYFLOW_LOG_LEVEL`` where the service starts.
     """
 
     ray_namespace: str = constants.DEFAULT_RAY_NAMESPACE
@@ -48,6 +51,7 @@ class ServiceConfig:
     service_label_selector: Mapping[str, str] = field(default_factory=dict)
     home_node_id: str = ""
     actor_max_concurrency: int = constants.DEFAULT_ACTOR_MAX_CONCURRENCY
+    log_level: str = field(default_factory=lambda: os.environ.get(constants.LOG_LEVEL_ENV, ""))
 
     @cached_property
     def store_url(self) -> StoreURL:

@@ -26,6 +26,7 @@ from rayflow import workflow
 from rayflow.converter import DataConverter
 from rayflow.exceptions import ApplicationError
 from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
+from rayflow.service import logs
 from rayflow.service.config import ServiceConfig, replica_queue_name, sticky_queue_name
 from rayflow.service.errors import TaskNotFoundError
 from rayflow.service.history.client import HistoryClient
@@ -114,7 +115,7 @@ class WorkerReplica:
     """Ray actor: polls, replays workflows, runs activities (created by ``rayflow.worker.Worker``)."""
 
     def __init__(self, spec: ReplicaSpec) -> None:
-        logging.basicConfig(level=logging.INFO)
+        logs.configure("replica", spec.config.log_level)
         self._spec = spec
         self._converter = spec.data_converter
         self._history = HistoryClient(spec.config)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import ray
 
 from rayflow.proto.rayflow.v1 import internal_pb2, request_response_pb2
+from rayflow.service._batcher import CallBatcher
 from rayflow.service._ray_calls import call, get_named_actor
 from rayflow.service.config import ServiceConfig
 from rayflow.service.history import listing
@@ -27,6 +28,7 @@ class HistoryClient:
         self.config = config
         self._handles: list[ray.actor.ActorHandle | None] = list(handles) if handles else [None] * config.num_shards
         self._close_watcher: CloseWatcher | None = None
+        self._batchers: dict[int, CallBatcher] = {}
 
     def shard(self, index: int) -> ray.actor.ActorHandle:
         handle = self._handles[index]
@@ -38,16 +40,31 @@ class HistoryClient:
     def shard_for(self, namespace: str, workflow_id: str) -> ray.actor.ActorHandle:
         return self.shard(shard_of(namespace, workflow_id, self.config.num_shards))
 
-    def _for_token(self, task_token: bytes) -> ray.actor.ActorHandle:
+    def _index_of_token(self, task_token: bytes) -> int:
         token = internal_pb2.TaskToken.FromString(task_token)
-        return self.shard_for(token.namespace, token.workflow_id)
+        return shard_of(token.namespace, token.workflow_id, self.config.num_shards)
+
+    async def _batched(self, index: int, method: str, *args: object) -> object:
+        """Call ``method`` of shard ``index`` in the next batch of calls to that shard (see _batcher.py)."""
+        batcher = self._batchers.get(index)
+        if batcher is None:
+            shard = self.shard(index)
+
+            async def send(items: list) -> list:
+                return await call(shard.batch.remote(items), f"call history shard {index}")
+
+            batcher = self._batchers[index] = CallBatcher(send)
+        return await batcher.call((method, args))
+
+    def _index(self, namespace: str, workflow_id: str) -> int:
+        return shard_of(namespace, workflow_id, self.config.num_shards)
 
     # -- clients ------------------------------------------------------------------------------
     async def start_workflow(
         self, request: request_response_pb2.StartWorkflowExecutionRequest
     ) -> request_response_pb2.StartWorkflowExecutionResponse:
-        shard = self.shard_for(request.namespace, request.workflow_id)
-        data = await call(shard.start_workflow.remote(request.SerializeToString()), "start workflow")
+        data = await self._batched(self._index(request.namespace, request.workflow_id), "start_workflow",
+                                   request.SerializeToString())
         return request_response_pb2.StartWorkflowExecutionResponse.FromString(data)
 
     async def describe(
@@ -109,8 +126,8 @@ class HistoryClient:
 
     async def signal_workflow(self, request: request_response_pb2.SignalWorkflowExecutionRequest) -> str:
         """Signal a running run (the current one for an empty run id); returns its run id."""
-        shard = self.shard_for(request.namespace, request.workflow_id)
-        return await call(shard.signal_workflow.remote(request.SerializeToString()), "signal workflow")
+        return await self._batched(self._index(request.namespace, request.workflow_id), "signal_workflow",
+                                   request.SerializeToString())
 
     async def request_cancel_workflow(self, request: request_response_pb2.RequestCancelWorkflowExecutionRequest) -> str:
         """Ask a running run (the current one for an empty run id) to cancel; returns its run id."""
@@ -141,47 +158,47 @@ class HistoryClient:
         self, task: internal_pb2.MatchingTask, identity: str, request_id: str
     ) -> bytes | None:
         """Record a dispatched task as started; None when the task is stale (drop it)."""
-        shard = self.shard_for(task.namespace, task.workflow_id)
-        return await call(
-            shard.record_task_started.remote(task.SerializeToString(), identity, request_id), "record task started"
-        )
+        return await self._batched(self._index(task.namespace, task.workflow_id), "record_task_started",
+                                   task.SerializeToString(), identity, request_id)
 
     # -- workers ------------------------------------------------------------------------------
     async def respond_workflow_task_completed(
         self, request: request_response_pb2.RespondWorkflowTaskCompletedRequest
     ) -> request_response_pb2.RespondWorkflowTaskCompletedResponse:
-        shard = self._for_token(request.task_token)
-        data = await call(
-            shard.respond_workflow_task_completed.remote(request.SerializeToString()), "complete workflow task"
+        data = await self._batched(
+            self._index_of_token(request.task_token), "respond_workflow_task_completed", request.SerializeToString()
         )
         return request_response_pb2.RespondWorkflowTaskCompletedResponse.FromString(data)
 
     async def respond_workflow_task_failed(self, request: request_response_pb2.RespondWorkflowTaskFailedRequest) -> None:
-        shard = self._for_token(request.task_token)
-        await call(shard.respond_workflow_task_failed.remote(request.SerializeToString()), "fail workflow task")
+        await self._batched(
+            self._index_of_token(request.task_token), "respond_workflow_task_failed", request.SerializeToString()
+        )
 
     async def respond_activity_task_completed(
         self, request: request_response_pb2.RespondActivityTaskCompletedRequest
     ) -> request_response_pb2.RespondActivityTaskCompletedResponse:
-        shard = self._for_token(request.task_token)
-        data = await call(
-            shard.respond_activity_task_completed.remote(request.SerializeToString()), "complete activity"
+        data = await self._batched(
+            self._index_of_token(request.task_token), "respond_activity_task_completed", request.SerializeToString()
         )
         return request_response_pb2.RespondActivityTaskCompletedResponse.FromString(data)
 
     async def respond_activity_task_failed(self, request: request_response_pb2.RespondActivityTaskFailedRequest) -> None:
-        shard = self._for_token(request.task_token)
-        await call(shard.respond_activity_task_failed.remote(request.SerializeToString()), "fail activity")
+        await self._batched(
+            self._index_of_token(request.task_token), "respond_activity_task_failed", request.SerializeToString()
+        )
 
     async def respond_activity_task_canceled(
         self, request: request_response_pb2.RespondActivityTaskCanceledRequest
     ) -> None:
-        shard = self._for_token(request.task_token)
-        await call(shard.respond_activity_task_canceled.remote(request.SerializeToString()), "cancel activity")
+        await self._batched(
+            self._index_of_token(request.task_token), "respond_activity_task_canceled", request.SerializeToString()
+        )
 
     async def record_activity_heartbeat(
         self, request: request_response_pb2.RecordActivityTaskHeartbeatRequest
     ) -> request_response_pb2.RecordActivityTaskHeartbeatResponse:
-        shard = self._for_token(request.task_token)
-        data = await call(shard.record_activity_heartbeat.remote(request.SerializeToString()), "heartbeat")
+        data = await self._batched(
+            self._index_of_token(request.task_token), "record_activity_heartbeat", request.SerializeToString()
+        )
         return request_response_pb2.RecordActivityTaskHeartbeatResponse.FromString(data)

@@ -17,7 +17,8 @@ from typing import Any
 from rayflow.persistence import StoreUnavailableError, open_store
 from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2
 from rayflow.proto.rayflow.v1 import request_response_pb2 as RR
-from rayflow.service import placement
+from rayflow.service import logs, placement
+from rayflow.service._batcher import run_batch
 from rayflow.service.config import ServiceConfig
 from rayflow.service.history import listing
 from rayflow.service.history.api import child_work, inputs, query, read, respond, start, tasks, update, waits
@@ -27,12 +28,19 @@ from rayflow.service.resilient_store import ResilientStore
 
 logger = logging.getLogger(__name__)
 
+# The remote methods callers may send in a batch (HistoryClient batches these).
+_BATCHABLE = (
+    "start_workflow", "signal_workflow", "record_task_started", "respond_workflow_task_completed",
+    "respond_workflow_task_failed", "respond_activity_task_completed", "respond_activity_task_failed",
+    "respond_activity_task_canceled", "record_activity_heartbeat",
+)
+
 
 class HistoryShard:
     """Ray actor (created by ``rayflow.service.bootstrap``) owning shard ``index``."""
 
     def __init__(self, config: ServiceConfig, index: int) -> None:
-        logging.basicConfig(level=logging.INFO)
+        logs.configure(f"history-{index}", config.log_level)
         store = ResilientStore(open_store(config.store, durability=config.durability), what=f"history shard {index}")
         self._ctx = ShardContext(config, index, store)
         self._child_work = self._ctx.child_work = child_work.ChildWork(self._ctx)
@@ -80,6 +88,16 @@ class HistoryShard:
 
     async def location(self) -> dict[str, Any]:
         return placement.actor_location()
+
+    async def batch(self, calls: list[tuple[str, tuple]]) -> list[Any]:
+        """Several calls in one hop (``_batcher.CallBatcher``): run concurrently, one result (or ``Failed``)
+        each. Only the methods that clients, workers and Matching batch are allowed."""
+        await self._started
+        return await run_batch(self._batchable, calls)
+
+    @property
+    def _batchable(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _BATCHABLE}
 
     async def memory_stats(self) -> dict[str, int]:
         """Sizes of what the shard holds in memory (each bounded by what is open or awaited)."""

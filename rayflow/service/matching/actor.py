@@ -27,7 +27,8 @@ from urllib.parse import quote
 
 import ray
 
-from rayflow.service import placement
+from rayflow.service import logs, placement
+from rayflow.service._batcher import run_batch
 from rayflow.service._ray_calls import call
 from rayflow.service.config import (
     STICKY_QUEUE_PREFIX,
@@ -477,6 +478,7 @@ class MatchingActor:
         record_started: RecordStarted | str | None = None,
         persist: bool | None = None,
     ) -> None:
+        logs.configure(f"matching-{index}", config.log_level)
         self._engine = MatchingEngine(config, index, record_started, persist=persist)
 
     async def ready(self) -> None:
@@ -487,6 +489,10 @@ class MatchingActor:
 
     async def add_task(self, task: bytes, partition: int = 0) -> None:
         await self._engine.add_task(task, partition)
+
+    async def add_tasks(self, tasks: list[tuple[bytes, int]]) -> list[Any]:
+        """Several ``add_task`` calls in one hop (history shards batch their dispatches)."""
+        return await run_batch({"add": self._engine.add_task}, [("add", item) for item in tasks])
 
     async def poll(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ import ray
 
 from rayflow import constants
 from rayflow.proto.rayflow.v1 import internal_pb2, request_response_pb2
+from rayflow.service._batcher import CallBatcher
 from rayflow.service._ray_calls import call, get_named_actor
 from rayflow.service.config import ServiceConfig
 
@@ -25,6 +27,10 @@ TASK_QUEUE_TYPES = {
     "workflow": request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW,
     "activity": request_response_pb2.TASK_QUEUE_TYPE_ACTIVITY,
 }
+
+
+#: How often a poller's actor handle (which Matching watches to learn of the poller's death) is sent again.
+WATCH_RESEND_S = 30.0
 
 
 def actor_index(namespace: str, task_queue: str, task_queue_type: int, partition: int, num_matching: int) -> int:
@@ -61,6 +67,8 @@ class MatchingClient:
     def __init__(self, config: ServiceConfig, handles: Sequence[ray.actor.ActorHandle] | None = None) -> None:
         self.config = config
         self._handles: list[ray.actor.ActorHandle | None] = list(handles) if handles else [None] * config.num_matching
+        self._batchers: dict[int, CallBatcher] = {}
+        self._watch_due: dict[int, float] = {}  # when to send the poller's actor handle to a Matching actor again
         if len(self._handles) != config.num_matching:
             raise ValueError(f"got {len(self._handles)} Matching actor handles for num_matching={config.num_matching}")
 
@@ -86,8 +94,16 @@ class MatchingClient:
     async def add_task(self, task: internal_pb2.MatchingTask) -> None:
         """Hand a task to a random partition of its queue (Matching dedupes repeats of a dispatch)."""
         partition = self.pick_partition(task.task_queue)
-        handle = self.actor_for(task.namespace, task.task_queue, task.task_queue_type, partition)
-        await call(handle.add_task.remote(task.SerializeToString(), partition), "add a task to its task queue")
+        index = self.actor_index(task.namespace, task.task_queue, task.task_queue_type, partition)
+        batcher = self._batchers.get(index)
+        if batcher is None:
+            handle = self.handle(index)
+
+            async def send(items: list) -> list:
+                return await call(handle.add_tasks.remote(items), "add tasks to their task queues")
+
+            batcher = self._batchers[index] = CallBatcher(send)
+        await batcher.call((task.SerializeToString(), partition))  # in the next batch to that actor
 
     async def poll(
         self,
@@ -106,9 +122,16 @@ class MatchingClient:
         limit its worker wants) with ``task_queue_rate_limit_set_at`` (epoch seconds: the latest setting wins).
         """
         partition = self.pick_partition(task_queue)
-        handle = self.actor_for(namespace, task_queue, task_queue_type, partition)
+        index = self.actor_index(namespace, task_queue, task_queue_type, partition)
+        poller = dict(poller)
+        watch = poller.pop("watch", None)
+        # An actor handle costs real time to deserialize on every poll: send it to each Matching actor once,
+        # and again now and then (a restarted Matching actor forgot it).
+        if watch is not None and time.monotonic() >= self._watch_due.get(index, 0.0):
+            poller["watch"] = watch
+            self._watch_due[index] = time.monotonic() + WATCH_RESEND_S
         return await call(
-            handle.poll.remote(namespace, task_queue, int(task_queue_type), partition, dict(poller), timeout_s),
+            self.handle(index).poll.remote(namespace, task_queue, int(task_queue_type), partition, poller, timeout_s),
             "poll a task queue",
         )
 

@@ -1,0 +1,48 @@
+"""A quiet console: a short program shows its own output and rayflow's warnings, not the service actors' INFO
+lines, which go to their log files in the Ray session's log directory; RAYFLOW_LOG_LEVEL brings them back."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_hello(tmp_path: Path, **extra_env: str) -> tuple[str, list[Path]]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYFLOW_STORE", "RAYFLOW_LOG_LEVEL")}
+    # A Ray of its own (a private temp dir: never the test session's cluster) and a data dir of its own.
+    env |= {"RAY_TMPDIR": str(tmp_path), "RAYFLOW_DATA_DIR": str(tmp_path / "data"), **extra_env}
+    done = subprocess.run([sys.executable, "examples/hello.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    logs = [Path(p) for p in glob.glob(str(tmp_path / "**" / "rayflow-history-0-*.log"), recursive=True)]
+    return done.stdout + done.stderr, logs
+
+
+@pytest.fixture
+def short_tmp():
+    """A temporary directory with a short path: Ray's socket paths under it must stay within 107 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="rfc-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_service_info_lines_stay_off_the_console(short_tmp):
+    tmp_path = short_tmp
+    console, logs = run_hello(tmp_path)
+    assert "Hello, World!" in console
+    assert "history shard 0 ready" not in console and "INFO rayflow" not in console
+    assert logs and "history shard 0 ready" in logs[0].read_text()
+
+
+def test_rayflow_log_level_brings_them_to_the_console(short_tmp):
+    console, _ = run_hello(short_tmp, RAYFLOW_LOG_LEVEL="INFO")
+    assert "Hello, World!" in console and "history shard 0 ready" in console
