@@ -216,7 +216,7 @@ def _running(pid: int) -> bool:
     return True
 
 
-def stop_nodes(nodes: list[dict[str, Any]], grace_s: float = 10.0) -> None:
+def stop_nodes(nodes: list[dict[str, Any]], grace_s: float = 5.0) -> None:
     """SIGTERM each node's process group (worker nodes first), SIGKILL what is left after ``grace_s``, and
     return once every process of those groups is gone."""
     for node in sorted(nodes, key=lambda node: node["role"] == "head"):
