@@ -302,6 +302,7 @@ async def test_reconnects_after_backends_are_terminated(stores, postgres_url: st
     store = stores()
     range_id = await store.acquire_shard(0)
     await store.write(0, range_id, [create("a")])
+    assert await assert_whole(store, "a")  # now the writer and a reader are both connected
     assert terminate_backends(postgres_url) >= 2
     assert await assert_whole(store, "a")  # reads reconnect
     await store.write(0, range_id, [update("a", 2)])  # and so does the writer
