@@ -228,7 +228,7 @@ def stop_nodes(nodes: list[dict[str, Any]], grace_s: float = 5.0) -> None:
 
 def _wait_gone(pgid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
-    while _group_alive(pgid):
+    while group_alive(pgid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
@@ -242,7 +242,8 @@ def _signal_group(pgid: int, signum: int) -> None:
         pass
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group ``pgid`` still exists."""
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
@@ -271,5 +272,5 @@ def _status(state_file: Path) -> int:
     if state.get("dashboard"):
         print(f"dashboard  {state['dashboard']}")
     for node in state.get("nodes", []):
-        print(f"{node['role']:<11}pid {node['pid']} {'running' if _group_alive(node['pid']) else 'stopped'}")
+        print(f"{node['role']:<11}pid {node['pid']} {'running' if group_alive(node['pid']) else 'stopped'}")
     return 0 if _alive(state) else _EXIT_ERROR

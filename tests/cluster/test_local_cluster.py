@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from rayflow.local_cluster import group_alive
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 300
 
@@ -133,16 +135,9 @@ def test_a_job_without_a_store_is_told_what_to_set(cluster, tmp_path):
 
 def test_down_stops_exactly_what_up_started(cluster):
     pgids = [node["pid"] for node in cluster["nodes"]]
-    assert len(pgids) == 2 and all(_group_alive(pgid) for pgid in pgids)
+    assert len(pgids) == 2 and all(group_alive(pgid) for pgid in pgids)
     out = cli("cluster", "down", "--state-file", str(cluster["state_file"])).stdout
     assert "stopped (2 nodes)" in out
-    assert not any(_group_alive(pgid) for pgid in pgids)
+    assert not any(group_alive(pgid) for pgid in pgids)
     assert not cluster["state_file"].exists()
 
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import uuid
 
 import ray
 
 from rayflow import workflow
 from rayflow.common import EventType
-from rayflow.proto.rayflow.v1 import message_pb2
+from rayflow.converter import DataConverter
 from rayflow.proto.rayflow.v1 import request_response_pb2 as RR
 from rayflow.service.history.client import HistoryClient, shard_of
 from rayflow.worker import Worker
@@ -47,9 +46,8 @@ async def counts(handle) -> collections.Counter:
     return collections.Counter(e.event_type for e in (await handle.fetch_history()).events)
 
 
-def _encode(text: str) -> message_pb2.Payloads:
-    return message_pb2.Payloads(payloads=[message_pb2.Payload(metadata={"encoding": b"json/plain"},
-                                                              data=json.dumps(text).encode())])
+def _encode(text: str):
+    return DataConverter.default.to_payloads([text])
 
 
 def signal_request(env, wf_id: str, name: str, text: str | None = None) -> RR.SignalWorkflowExecutionRequest:

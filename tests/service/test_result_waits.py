@@ -55,18 +55,16 @@ async def test_an_abandoned_wait_is_released(env, task_queue):
         wait = asyncio.ensure_future(handle.result())
         await asyncio.sleep(0.5)
         wait.cancel()
-        shard = ray.get_actor(env.config.history_actor_name(0), namespace=env.config.ray_namespace)
-        others = [ray.get_actor(env.config.history_actor_name(i), namespace=env.config.ray_namespace)
+        shards = [ray.get_actor(env.config.history_actor_name(i), namespace=env.config.ray_namespace)
                   for i in range(env.config.num_shards)]
 
         async def released() -> bool:
-            stats = await asyncio.gather(*(s.memory_stats.remote() for s in others))
+            stats = await asyncio.gather(*(s.memory_stats.remote() for s in shards))
             return sum(s["close_watches"] for s in stats) == 0
 
         deadline = asyncio.get_running_loop().time() + WAIT_S
         while not await released():
             assert asyncio.get_running_loop().time() < deadline, "the abandoned wait stayed registered"
             await asyncio.sleep(0.2)
-        del shard
         await handle.signal(Gate.release)
         assert await asyncio.wait_for(handle.result(), WAIT_S) == 7

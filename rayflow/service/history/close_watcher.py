@@ -59,7 +59,7 @@ class _ShardWatch:
                 futures.remove(future)
                 if not futures:
                     del self._waiting[key]
-                    if not future.done() or future.cancelled():
+                    if future.cancelled():  # given up (an answered wait was deregistered by the shard)
                         self._forget.add(key)
                         self._kick()
         self._unregistered = [(k, f) for k, f in self._unregistered if f is not future]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rayflow import constants
+from rayflow.exceptions import WorkflowNotFoundError
 from rayflow.persistence import ExecutionWrite, ShardOwnershipLostError, Store
 from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2
 from rayflow.service.config import ServiceConfig
@@ -73,8 +74,6 @@ class ShardContext:
         it, False when there is nothing to do. Returns the new state, or None for False (or a missing run
         with ``missing_ok``; without, a missing run raises ``TaskNotFoundError``).
         """
-        from rayflow.exceptions import WorkflowNotFoundError
-
         async with self.cache.locked(key[0], key[1]):
             try:
                 execution = await self.cache.load(key)

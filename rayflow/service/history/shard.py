@@ -44,6 +44,7 @@ class HistoryShard:
         store = ResilientStore(open_store(config.store, durability=config.durability), what=f"history shard {index}")
         self._ctx = ShardContext(config, index, store)
         self._child_work = self._ctx.child_work = child_work.ChildWork(self._ctx)
+        self._batchable = {name: getattr(self, name) for name in _BATCHABLE}
         self._started = asyncio.get_running_loop().create_task(self._start())
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -94,10 +95,6 @@ class HistoryShard:
         each. Only the methods that clients, workers and Matching batch are allowed."""
         await self._started
         return await run_batch(self._batchable, calls)
-
-    @property
-    def _batchable(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _BATCHABLE}
 
     async def memory_stats(self) -> dict[str, int]:
         """Sizes of what the shard holds in memory (each bounded by what is open or awaited)."""

@@ -480,6 +480,7 @@ class MatchingActor:
     ) -> None:
         logs.configure(f"matching-{index}", config.log_level)
         self._engine = MatchingEngine(config, index, record_started, persist=persist)
+        self._batchable = {"add_task": self._engine.add_task}
 
     async def ready(self) -> None:
         """Answers once the actor runs (the bootstrap waits for every service actor)."""
@@ -492,7 +493,7 @@ class MatchingActor:
 
     async def add_tasks(self, tasks: list[tuple[bytes, int]]) -> list[Any]:
         """Several ``add_task`` calls in one hop (history shards batch their dispatches)."""
-        return await run_batch({"add": self._engine.add_task}, [("add", item) for item in tasks])
+        return await run_batch(self._batchable, [("add_task", item) for item in tasks])
 
     async def poll(
         self,

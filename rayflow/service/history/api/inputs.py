@@ -17,6 +17,10 @@ from rayflow.service.history import children, id_policy
 from rayflow.service.history.context import UNCHANGED, ShardContext
 from rayflow.service.history.mutable_state import StateBuilder
 
+# A run found continued-as-new under its lock is resolved again (its successor); a chain that switches runs
+# faster than this many times in a row gives up rather than loop.
+_MAX_RESOLVES = 10
+
 
 async def signal_workflow(ctx: ShardContext, request: RR.SignalWorkflowExecutionRequest) -> str:
     """Add a signal to a running run; returns its run id."""
@@ -77,8 +81,3 @@ async def add_input(ctx: ShardContext, request, what: str, add: Callable[[StateB
     raise WorkflowNotFoundError(
         f"workflow {request.workflow_id!r} kept continuing as new while it was being {what}; try again"
     )
-
-
-# A run found continued-as-new under its lock is resolved again (its successor); a chain that switches runs
-# faster than this many times in a row gives up rather than loop.
-_MAX_RESOLVES = 10
