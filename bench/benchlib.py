@@ -224,6 +224,54 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return total / ticks
 
 
+def cpu_by_pid(pids: Iterable[int]) -> dict[int, float]:
+    """CPU seconds so far of each of ``pids`` (one reading each; processes that exited are left out)."""
+    readings = {}
+    for pid in pids:
+        if os.path.exists(f"/proc/{pid}"):
+            readings[pid] = cpu_seconds([pid])
+    return readings
+
+
+def postgres_server_pids() -> list[int]:
+    """The processes of a PostgreSQL server on this machine (postmaster and its children), by their titles."""
+    found = []
+    for pid in _all_pids():
+        line = cmdline(pid)
+        if line.startswith("postgres") or "/bin/postgres " in line or line.endswith("/bin/postgres"):
+            found.append(pid)
+    return found
+
+
+def process_role(pid: int) -> str:
+    """What a process below a driver that started Ray is, from its cmdline: ``raylet``, ``gcs``, the actor
+    class of a Ray worker (``ray::<Class>...``), ``ray (idle workers)`` or ``other`` (Ray's agents, log
+    monitor...)."""
+    line = cmdline(pid)
+    if "gcs_server" in line:
+        return "gcs"
+    if "/raylet" in line.split(" ", 1)[0]:
+        return "raylet"
+    if line.startswith("ray::"):
+        name = line[5:].split(" ", 1)[0].split(".", 1)[0]
+        return "ray (idle workers)" if name == "IDLE" else name
+    return "other"
+
+
+def cpu_split(
+    before: dict[int, float], after: dict[int, float], seconds: float, role_of: Callable[[int], str]
+) -> dict[str, float]:
+    """CPU used between two ``cpu_by_pid`` readings per role, in % of one core over ``seconds`` (a process
+    that started in between counts from 0). Roles sorted by use, then ``total``."""
+    used: dict[str, float] = {}
+    for pid, cpu in after.items():
+        role = role_of(pid)
+        used[role] = used.get(role, 0.0) + cpu - before.get(pid, 0.0)
+    split = {role: round(100 * cpu / seconds, 1) for role, cpu in sorted(used.items(), key=lambda kv: -kv[1])}
+    split["total"] = round(100 * sum(used.values()) / seconds, 1)
+    return split
+
+
 async def settle(
     pids_fn: Callable[[], list[int]],
     *,
@@ -250,6 +298,24 @@ async def settle(
     return {"settle_s": round(time.perf_counter() - started, 1), "settled": quiet >= quiet_samples}
 
 
+#: Where a Ray process belongs in the W4 figures, by the actor class in its title (``ray::<Class>...``); the
+#: service is the shards and Matching together.
+RAY_ROLES = {"ray::HistoryShard": "shards", "ray::MatchingActor": "matching", "ray::WorkerReplica": "worker"}
+
+
+def _roles(pids: Iterable[int]) -> dict[str, list[int]]:
+    """``pids`` grouped by role (``RAY_ROLES``); processes of no known role are left out."""
+    grouped: dict[str, list[int]] = {}
+    for pid in pids:
+        line = cmdline(pid)
+        role = next((r for prefix, r in RAY_ROLES.items() if line.startswith(prefix)), None)
+        if role is not None:
+            grouped.setdefault(role, []).append(pid)
+            if role != "worker":
+                grouped.setdefault("service", []).append(pid)
+    return grouped
+
+
 async def w4_memory(
     count: int,
     pids_fn: Callable[[], list[int]],
@@ -258,18 +324,31 @@ async def w4_memory(
     ready: Callable[[], Awaitable[bool]] | None = None,
 ) -> dict:
     """The W4 memory figure: RSS of the engine's processes before starting ``count`` waiting workflows and once
-    they all wait, per workflow."""
+    they all wait, per workflow; for rayflow also per role (the service: shards and Matching; the worker
+    replicas), so what the service keeps per waiting workflow is told apart from the workers' capped cache."""
     await settle(pids_fn, timeout=30.0)
-    before = rss_kb(pids_fn())
+    pids = pids_fn()
+    before, roles_before = rss_kb(pids), {role: rss_kb(group) for role, group in _roles(pids).items()}
     await start_all()
-    rest = await settle(pids_fn, ready=ready)
-    after = rss_kb(pids_fn())
-    return {
+    # The engine works through the first task of each for a while after the last start: at 100,000, minutes.
+    rest = await settle(pids_fn, ready=ready, timeout=max(120.0, count / 50))
+    pids = pids_fn()
+    after, roles_after = rss_kb(pids), {role: rss_kb(group) for role, group in _roles(pids).items()}
+    by_role = {}
+    for role in sorted(roles_after):
+        start = roles_before.get(role, 0)
+        by_role[f"{role}_rss_before_mb"] = round(start / 1024, 1)
+        by_role[f"{role}_rss_after_mb"] = round(roles_after[role] / 1024, 1)
+        by_role[f"{role}_kb_per_workflow"] = round((roles_after[role] - start) / count, 2)
+    figures = {
         "rss_before_mb": round(before / 1024, 1),
         "rss_after_mb": round(after / 1024, 1),
         "kb_per_workflow": round((after - before) / count, 2),
+        **by_role,
         **rest,
     }
+    log(f"w4 memory at rest: {json.dumps(figures)}")  # known before the drain (long at 100,000)
+    return figures
 
 
 def run_all(

@@ -1,15 +1,23 @@
-"""Compare rayflow (SQLite with durability normal and fsync, and PostgreSQL) with Temporal and DBOS on the same
-four workloads.
+"""Compare rayflow (SQLite with durability normal and fsync, and PostgreSQL) with DBOS (SQLite and PostgreSQL)
+and Temporal on the same four workloads, against the targets of issue 12.
 
-Runs every (engine, workload, repeat) as its own subprocess, one after another (never two at once): rayflow via
+Runs every (engine, workload, round) as its own subprocess, one after another (never two at once): rayflow via
 bench/workloads.py under the project's .venv, Temporal via bench/peers/temporal_bench.py and DBOS via
-bench/peers/dbos_bench.py under bench/.peers-venv (create it with `bash bench/setup_peers.sh`). Also times the
-rayflow cold start (`python examples/hello.py` with nothing running). Prints one markdown table of the medians.
+bench/peers/dbos_bench.py under bench/.peers-venv (create it with `bash bench/setup_peers.sh`). The PostgreSQL
+engines (rayflow-pg, dbos-pg) use the server of --postgres: a fresh schema (rayflow) or database (DBOS) per run,
+dropped after it. Also times the rayflow cold start (`python examples/hello.py` with nothing running).
+
+Prints one markdown table: per figure the median of the rounds with the rounds in brackets, the ratios
+rayflow/DBOS, rayflow/Temporal and rayflow-pg/DBOS-pg, the target and whether rayflow (durability normal) meets
+it (the W1 target "2x DBOS" against the DBOS median of this same invocation); then the CPU split of rayflow's W1
+per process. With --count-calls, one more W1 run per rayflow engine counts the actor calls per workflow (a
+diagnostic run: its figures stay out of the table).
 
 Usage:
-  python bench/compare.py [--repeat 3] [--quick] [--engines rayflow,rayflow-fsync,rayflow-pg,temporal,dbos]
+  python bench/compare.py [--repeat 2] [--quick]
+                          [--engines rayflow,rayflow-fsync,rayflow-pg,dbos,dbos-pg,temporal]
                           [--postgres postgresql://postgres@127.0.0.1:5432/test]
-                          [--workloads w1,w2,w3,w4] [--w4-count 5000] [--json results.jsonl]
+                          [--workloads w1,w2,w3,w4] [--w4-count 5000] [--count-calls] [--json results.jsonl]
 """
 
 from __future__ import annotations
@@ -33,20 +41,41 @@ sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 
 PEERS_PYTHON = os.path.join(HERE, ".peers-venv", "bin", "python")
-ENGINES = ("rayflow", "rayflow-fsync", "rayflow-pg", "temporal", "dbos")
-COLUMNS = {"rayflow": "rayflow", "rayflow-fsync": "rayflow-fsync", "rayflow-pg": "rayflow (PostgreSQL)",
-           "temporal": "Temporal", "dbos": "DBOS"}
+ENGINES = ("rayflow", "rayflow-fsync", "rayflow-pg", "dbos", "dbos-pg", "temporal")
+COLUMNS = {
+    "rayflow": "rayflow",
+    "rayflow-fsync": "rayflow fsync",
+    "rayflow-pg": "rayflow PostgreSQL",
+    "dbos": "DBOS",
+    "dbos-pg": "DBOS PostgreSQL",
+    "temporal": "Temporal",
+}
+PEER_SCRIPTS = {"temporal": ["temporal_bench.py"], "dbos": ["dbos_bench.py"], "dbos-pg": ["dbos_bench.py"]}
 
-# (row label, workload, figure key, better): the headline figures of the table.
+# (row label, workload, figure key, better, target): the headline figures of the table. A target is
+# (comparison, value[, factor of the DBOS figure of the same invocation]); None: no target.
 ROWS = [
-    ("W1 hello: workflows/s", "w1", "workflows_per_s", "higher"),
-    ("W1 hello: p50 latency ms", "w1", "p50_ms", "lower"),
-    ("W1 hello: p99 latency ms", "w1", "p99_ms", "lower"),
-    ("W2 sequence: activities/s", "w2", "activities_per_s", "higher"),
-    ("W3 fan-out: parent start → result s", "w3", "seconds", "lower"),
-    ("W4 at rest: KB per waiting workflow", "w4", "kb_per_workflow", "lower"),
-    ("W4 at rest: drain workflows/s", "w4", "drain_workflows_per_s", "higher"),
-    ("cold start: `python examples/hello.py` s", "cold", "seconds", "lower"),
+    ("W1 hello: workflows/s", "w1", "workflows_per_s", "higher", (">=", 300, 2.0)),
+    ("W1 hello: p50 latency ms", "w1", "p50_ms", "lower", ("<=", 250)),
+    ("W1 hello: p99 latency ms", "w1", "p99_ms", "lower", ("<=", 1000)),
+    ("W2 sequence: activities/s", "w2", "activities_per_s", "higher", (">=", 700)),
+    ("W3 fan-out: parent start → result s", "w3", "seconds", "lower", ("<=", 0.5)),
+    ("W4 at rest: KB per waiting workflow, all processes", "w4", "kb_per_workflow", "lower", None),
+    (
+        "W4 at rest: KB per waiting workflow, service (shards + Matching)",
+        "w4",
+        "service_kb_per_workflow",
+        "lower",
+        ("<=", 5),
+    ),
+    ("W4 at rest: drain workflows/s", "w4", "drain_workflows_per_s", "higher", (">=", 500)),
+    ("cold start: `python examples/hello.py` s", "cold", "seconds", "lower", ("<=", 4)),
+]
+# (column header, numerator engine, denominator engine)
+RATIOS = [
+    ("rayflow/DBOS", "rayflow", "dbos"),
+    ("rayflow/Temporal", "rayflow", "temporal"),
+    ("rayflow-pg/DBOS-pg", "rayflow-pg", "dbos-pg"),
 ]
 
 
@@ -58,8 +87,10 @@ def engine_command(engine: str, args: argparse.Namespace) -> list[str]:
         if engine == "rayflow-pg":
             command += ["--postgres", args.postgres]
         return command
-    script = {"temporal": "temporal_bench.py", "dbos": "dbos_bench.py"}[engine]
-    return [PEERS_PYTHON, os.path.join(HERE, "peers", script)]
+    command = [PEERS_PYTHON, os.path.join(HERE, "peers", PEER_SCRIPTS[engine][0])]
+    if engine == "dbos-pg":
+        command += ["--postgres", args.postgres]
+    return command
 
 
 def size_options(args: argparse.Namespace) -> list[str]:
@@ -166,24 +197,125 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"×{a / b:.2f}"
 
 
-def table(medians: dict[str, dict[tuple[str, str], float]], engines: list[str]) -> str:
-    header = ["figure", *[COLUMNS[e] for e in ENGINES], "rayflow/Temporal", "rayflow/DBOS"]
+def cell(rounds: list[float] | None) -> str:
+    """The median, and the rounds in brackets when there are several."""
+    if not rounds:
+        return "—"
+    median = fmt(statistics.median(rounds))
+    return median if len(rounds) == 1 else f"{median} ({', '.join(fmt(r) for r in rounds)})"
+
+
+def target_text(target: tuple | None) -> str:
+    if target is None:
+        return ""
+    comparison, value, *factor = target
+    text = f"{'≥' if comparison == '>=' else '≤'} {value:g}"
+    return f"≥ {factor[0]:g}× DBOS in the same run ({text})" if factor else text
+
+
+def met(value: float | None, target: tuple | None, dbos: float | None) -> str:
+    """``yes``/``NO`` for ``value`` against ``target``; the DBOS factor needs the DBOS figure of this run."""
+    if target is None or value is None:
+        return ""
+    comparison, bound, *factor = target
+    ok = value >= bound if comparison == ">=" else value <= bound
+    if factor:
+        if dbos is None:
+            return ("yes" if ok else "NO") + " (DBOS not run)"
+        ok = ok and value >= factor[0] * dbos
+    return "yes" if ok else "NO"
+
+
+def table(samples: dict[str, dict[tuple[str, str], list[float]]], engines: list[str]) -> str:
+    """Medians (rounds) per engine that ran, the ratios of the medians, the target and rayflow's mark."""
+    columns = [e for e in ENGINES if e in engines]
+    ratios = [r for r in RATIOS if r[1] in engines and r[2] in engines]
+    rayflows = [e for e in ("rayflow", "rayflow-fsync", "rayflow-pg") if e in engines]
+    header = [
+        "figure",
+        *[COLUMNS[e] for e in columns],
+        *[r[0] for r in ratios],
+        "target",
+        *[f"met? ({COLUMNS[e]})" for e in rayflows],
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, workload, key, better in ROWS:
-        values = {e: medians.get(e, {}).get((workload, key)) for e in ENGINES}
+
+    def median(engine: str, workload: str, key: str) -> float | None:
+        rounds = samples.get(engine, {}).get((workload, key))
+        return statistics.median(rounds) if rounds else None
+
+    for label, workload, key, better, target in ROWS:
+        if workload != "cold" and not any(samples.get(e, {}).get((workload, key)) for e in columns):
+            continue
+        if workload == "cold" and not samples.get("rayflow", {}).get((workload, key)):
+            continue
+        dbos = median("dbos", workload, key)
         cells = [
             f"{label} ({better} is better)",
-            *[fmt(values[e]) for e in ENGINES],
-            ratio(values["rayflow"], values["temporal"]),
-            ratio(values["rayflow"], values["dbos"]),
+            *[cell(samples.get(e, {}).get((workload, key))) for e in columns],
+            *[ratio(median(a, workload, key), median(b, workload, key)) for _, a, b in ratios],
+            target_text(target),
+            *[met(median(e, workload, key), target, dbos) for e in rayflows],
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def cpu_report(records: list[dict]) -> str:
+    """The CPU split of each rayflow engine's W1 rounds (median per process role), % of one core."""
+    lines = []
+    for engine in ("rayflow", "rayflow-fsync", "rayflow-pg"):
+        splits = [
+            r["figures"]["cpu_pct"]
+            for r in records
+            if r["engine_column"] == engine
+            and r["workload"] == "w1"
+            and "cpu_pct" in r["figures"]
+            and not r.get("diagnostic")
+        ]
+        if not splits:
+            continue
+        roles = {role for split in splits for role in split}
+        medians = {role: statistics.median([split.get(role, 0.0) for split in splits]) for role in roles}
+        medians = dict(sorted(medians.items(), key=lambda kv: (kv[0] == "total", -kv[1])))
+        shown = [f"{role} {fmt(value)}" for role, value in medians.items() if value >= 0.5 or role == "total"]
+        lines.append(f"- {COLUMNS[engine]}: " + ", ".join(shown))
+    if not lines:
+        return ""
+    return "CPU during W1, % of one core (median of the rounds; roles under 0.5 % left out):\n" + "\n".join(lines)
+
+
+def calls_report(records: list[dict]) -> str:
+    """The actor calls per W1 workflow of the --count-calls runs, one table per rayflow engine."""
+    out = []
+    for record in records:
+        per_wf = record["figures"].get("calls_per_workflow")
+        if not record.get("diagnostic") or per_wf is None:
+            continue
+        out.append(
+            f"Actor calls per W1 workflow, {COLUMNS[record['engine_column']]} "
+            f"({record['sizes'].get('w1_workflows')} workflows; `a>b`: b carried inside batch call a):"
+        )
+        out.append("")
+        out.append("| actor | method | calls per workflow |")
+        out.append("|---|---|---|")
+        for kind, methods in per_wf.items():
+            if kind == "total":
+                continue
+            for method, value in methods.items():
+                if method != "(calls)":
+                    out.append(f"| {kind} | {method} | {fmt(value)} |")
+            out.append(f"| {kind} | **all calls** | **{fmt(methods['(calls)'])}** |")
+        out.append(f"| **all actors** | | **{fmt(per_wf['total'])}** |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the table shows the median (default 3)")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="rounds per figure; the table shows the median and the rounds (default 2)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (forwarded to the scripts)")
     parser.add_argument(
         "--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)} (default all)"
@@ -192,6 +324,12 @@ def main() -> None:
         "--workloads", default=",".join(benchlib.WORKLOADS), help="comma-separated subset of w1,w2,w3,w4 (default all)"
     )
     parser.add_argument("--no-cold-start", action="store_true", help="skip the rayflow cold-start figure")
+    parser.add_argument(
+        "--count-calls",
+        action="store_true",
+        help="one more W1 run per rayflow engine with the actor call counters on (workloads.py "
+        "--count-calls): actor calls per workflow; its figures stay out of the table",
+    )
     for name, default in benchlib.FULL_SIZES.items():
         parser.add_argument(
             "--" + name.replace("_", "-"),
@@ -205,8 +343,12 @@ def main() -> None:
         help="interpreter for bench/workloads.py (default .venv/bin/python, else this one)",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess (default 1800)")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="PostgreSQL server of the rayflow-pg engine (a fresh schema per run; default %(default)s)")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL server of rayflow-pg and dbos-pg (a fresh schema, or for DBOS a fresh "
+        "database, per run; default %(default)s)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every result line (JSON) to PATH")
     parser.add_argument("--verbose", action="store_true", help="pass the scripts' non-result stdout through")
     args = parser.parse_args()
@@ -220,30 +362,39 @@ def main() -> None:
     if args.rayflow_python is None:
         venv_python = os.path.join(ROOT, ".venv", "bin", "python")
         args.rayflow_python = venv_python if os.path.exists(venv_python) else sys.executable
-    if any(e in ("temporal", "dbos") for e in engines) and not os.path.exists(PEERS_PYTHON):
+    if any(e in PEER_SCRIPTS for e in engines) and not os.path.exists(PEERS_PYTHON):
         sys.exit(
             f"{PEERS_PYTHON} is missing: run `bash bench/setup_peers.sh` first "
-            f"(or leave the peers out: --engines rayflow,rayflow-fsync)"
+            f"(or leave the peers out: --engines rayflow,rayflow-fsync,rayflow-pg)"
         )
 
     records: list[dict] = []
     samples: dict[str, dict[tuple[str, str], list[float]]] = {e: {} for e in ENGINES}
     failures: list[str] = []
+
+    def run(engine: str, workload: str, label: str, extra: tuple[str, ...] = ()) -> list[dict]:
+        # One process per run: every figure (W4 memory above all) starts from a fresh process.
+        command = [*engine_command(engine, args), "--workload", workload, "--repeat", "1", *size_options(args), *extra]
+        rc, results = run_child(command, args.timeout, args.verbose)
+        if rc != 0 or not results:
+            failures.append(f"{engine} {workload} {label}: exit {rc}, {len(results)} results")
+            benchlib.log("  FAILED: " + failures[-1])
+        for record in results:
+            record["engine_column"] = engine
+            records.append(record)
+        return results
+
     for engine in engines:
         for workload in workloads:
             for attempt in range(args.repeat):
-                # One process per run: every figure (W4 memory above all) starts from a fresh process.
-                command = [*engine_command(engine, args), "--workload", workload, "--repeat", "1", *size_options(args)]
-                rc, results = run_child(command, args.timeout, args.verbose)
-                if rc != 0 or not results:
-                    failures.append(f"{engine} {workload} run {attempt + 1}: exit {rc}, {len(results)} results")
-                    benchlib.log("  FAILED: " + failures[-1])
-                for record in results:
-                    record["engine_column"] = engine
-                    records.append(record)
+                for record in run(engine, workload, f"run {attempt + 1}"):
                     for key, value in record["figures"].items():
                         if isinstance(value, (int, float)) and not isinstance(value, bool):
                             samples[engine].setdefault((record["workload"], key), []).append(value)
+        if engine.startswith("rayflow") and args.count_calls:
+            benchlib.log(f"{engine}: W1 with the actor call counters on (diagnostic, not in the table)")
+            for record in run(engine, "w1", "count-calls run", ("--count-calls",)):
+                record["diagnostic"] = True
         if engine == "rayflow" and not args.no_cold_start:
             for attempt in range(args.repeat):
                 benchlib.log(f"rayflow cold start run {attempt + 1}/{args.repeat}: python examples/hello.py")
@@ -270,14 +421,23 @@ def main() -> None:
             for record in records:
                 f.write(json.dumps(record) + "\n")
 
-    medians = {e: {k: statistics.median(v) for k, v in by_key.items()} for e, by_key in samples.items()}
     sizes = benchlib.QUICK_SIZES if args.quick else benchlib.FULL_SIZES
     sizes = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in sizes.items()}
     print()
-    print(f"Medians of {args.repeat} run(s) each; sizes: " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
-    print(f"Machine: {os.cpu_count()} CPUs; ratios are rayflow (durability normal) / peer.")
+    print(
+        f"Median of {args.repeat} round(s) each, the rounds in brackets; sizes: "
+        + ", ".join(f"{k}={v}" for k, v in sizes.items())
+    )
+    print(
+        f'Machine: {os.cpu_count()} CPUs. Ratios are of the medians; "met?" judges each rayflow column '
+        "against the target (W1 throughput also against 2× the DBOS (SQLite) median of this run)."
+    )
     print()
-    print(table(medians, engines))
+    print(table(samples, engines))
+    for report in (cpu_report(records), calls_report(records)):
+        if report:
+            print()
+            print(report)
     if failures:
         print()
         print("Failed runs:")

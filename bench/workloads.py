@@ -10,7 +10,13 @@ Every run gets a fresh service (new Ray namespace, temporary data directory) and
 script starts; the service is stopped after each run and Ray at exit. Prints one JSON line per run on stdout,
 progress on stderr.
 
+W1 also reports the CPU each process used while it ran (driver, each history shard, Matching, each replica,
+raylet, GCS, others) in % of one core; with ``--count-calls`` also the actor calls per W1 workflow, per actor and
+method, read from the counters of ``rayflow.service.call_counts`` (``RAYFLOW_COUNT_CALLS=1``, which slows the
+actors down a little: a diagnostic run, not one for the throughput figures).
+
 Usage: python bench/workloads.py [--workload w1|w2|w3|w4|all] [--repeat N] [--quick] [--fsync] [--w4-count 5000]
+                                 [--postgres URL] [--replicas R] [--count-calls]
 """
 
 from __future__ import annotations
@@ -25,14 +31,20 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import timedelta
 
-import ray
+# Before rayflow is imported: the actor classes are decorated (or not) at import, here and in the Ray workers,
+# which inherit this process's environment through the local Ray that main() starts.
+if "--count-calls" in sys.argv:
+    os.environ["RAYFLOW_COUNT_CALLS"] = "1"
 
-from rayflow import activity, workflow
-from rayflow.client import Client
-from rayflow.service import bootstrap
-from rayflow.worker import Worker
+import ray  # noqa: E402
+
+from rayflow import activity, workflow  # noqa: E402
+from rayflow.client import Client  # noqa: E402
+from rayflow.service import bootstrap  # noqa: E402
+from rayflow.worker import Worker  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
@@ -105,8 +117,8 @@ class Waiter:
 
 @contextlib.asynccontextmanager
 async def environment(args: argparse.Namespace):
-    """A fresh service and worker; yields the client, then stops both and removes the data (the SQLite
-    directory, or with ``--postgres URL`` a schema of its own on that server)."""
+    """A fresh service and worker; yields the client and the worker, then stops both and removes the data (the
+    SQLite directory, or with ``--postgres URL`` a schema of its own on that server)."""
     data_dir = tempfile.mkdtemp(prefix="rayflow-bench-")
     store = f"sqlite://{data_dir}"
     if args.postgres:
@@ -117,6 +129,7 @@ async def environment(args: argparse.Namespace):
             store=store,
             ray_namespace=f"rayflow-bench-{uuid.uuid4().hex[:8]}",
             durability="fsync" if args.fsync else "normal",
+            **({"num_shards": args.shards} if args.shards else {}),
         )
         async with Worker(
             client,
@@ -124,7 +137,7 @@ async def environment(args: argparse.Namespace):
             workflows=[Greeting, Sequence, FanOut, Waiter],
             activities=[compose_greeting, step],
             replicas=args.replicas,
-        ):
+        ) as worker:
             prefix = uuid.uuid4().hex[:8]
             await asyncio.gather(
                 *(  # warm up (not measured)
@@ -132,7 +145,7 @@ async def environment(args: argparse.Namespace):
                     for i in range(benchlib.WARMUP_WORKFLOWS)
                 )
             )
-            yield client
+            yield client, worker
     finally:
         if client is not None:
             await bootstrap.stop_service(client.service_config)
@@ -155,7 +168,7 @@ def _drop_schema(store: str) -> None:
 async def w1(args: argparse.Namespace) -> dict:
     n = args.w1_workflows
     latencies: list[float] = []
-    async with environment(args) as client, benchlib.Progress("w1", n) as progress:
+    async with environment(args) as (client, worker), benchlib.Progress("w1", n) as progress:
         prefix = uuid.uuid4().hex[:8]
 
         async def one(i: int) -> None:
@@ -165,17 +178,109 @@ async def w1(args: argparse.Namespace) -> dict:
             assert result == f"Hello, w{i}!", result
             progress.done += 1
 
+        actors = await service_actors(client, worker)
+        roles = {pid: role for role, (pid, _) in actors.items()}
+        roles[os.getpid()] = "driver"
+        counts_before = await call_counts(actors) if args.count_calls else {}
+        cpu_before = benchlib.cpu_by_pid(cpu_pids(args, roles))
         elapsed = await benchlib.timed_bounded(args.w1_concurrency, n, one)
+        cpu_after = benchlib.cpu_by_pid(cpu_pids(args, roles))
+        extra: dict = {
+            "cpu_pct": benchlib.cpu_split(
+                cpu_before, cpu_after, elapsed, lambda pid: roles.get(pid) or benchlib.process_role(pid)
+            )
+        }
+        if args.count_calls:
+            extra["calls_per_workflow"] = calls_per_workflow(counts_before, await call_counts(actors), n)
+    report_w1(extra, elapsed)
     return {
         "workflows_per_s": round(n / elapsed, 1),
         **benchlib.latency_figures(latencies),
         "total_s": round(elapsed, 2),
+        **extra,
     }
+
+
+def cpu_pids(args: argparse.Namespace, roles: dict[int, str]) -> set[int]:
+    """The processes of the CPU split: this one and those below it (Ray), and with --postgres the local
+    PostgreSQL server's (all its sessions, other clients' too: added to ``roles`` as one role)."""
+    pids = benchlib.descendants(os.getpid())
+    if args.postgres:
+        for pid in benchlib.postgres_server_pids():
+            roles.setdefault(pid, "postgres server (all sessions)")
+            pids.add(pid)
+    return pids
+
+
+async def service_actors(client: Client, worker: Worker) -> dict[str, tuple[int, object]]:
+    """``role -> (pid, handle)`` of every history shard (``shard-<i>``), Matching actor (``matching-<i>``) and
+    worker replica (``replica-<i>``)."""
+    config = client.service_config
+    shards = [
+        ray.get_actor(config.history_actor_name(i), namespace=config.ray_namespace) for i in range(config.num_shards)
+    ]
+    matching = [
+        ray.get_actor(config.matching_actor_name(i), namespace=config.ray_namespace) for i in range(config.num_matching)
+    ]
+    actors = {}
+    for i, shard in enumerate(shards):
+        actors[f"shard-{i}"] = (await shard.pid.remote(), shard)
+    for i, actor in enumerate(matching):
+        actors[f"matching-{i}"] = ((await actor.location.remote())["pid"], actor)
+    for info, replica in zip(worker.replica_infos, worker.replica_handles, strict=True):
+        actors[f"replica-{info['index']}"] = (info["pid"], replica)
+    return actors
+
+
+async def call_counts(actors: dict[str, tuple[int, object]]) -> dict[str, dict[str, int]]:
+    """Each actor's ``call_counts()`` (``rayflow.service.call_counts``), by role."""
+    roles = list(actors)
+    answers = await asyncio.gather(*(actors[role][1].call_counts.remote() for role in roles))  # type: ignore[attr-defined]
+    return dict(zip(roles, answers, strict=True))
+
+
+def calls_per_workflow(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], n: int) -> dict:
+    """Calls per workflow between two ``call_counts`` readings, per actor kind (the shards summed) and method:
+    ``{"shard": {"batch": 2.01, "batch>start_workflow": 1.0, ...}, ..., "total": 7.5}``. ``total`` counts the
+    calls that crossed Ray (plain keys), not the items that batches carried (``outer>inner`` keys)."""
+    kinds: dict[str, Counter] = {}
+    for role, counts in after.items():
+        kind = role.rsplit("-", 1)[0]
+        delta = kinds.setdefault(kind, Counter())
+        for method, count in counts.items():
+            delta[method] += count - before.get(role, {}).get(method, 0)
+    result: dict = {}
+    total = 0
+    for kind, delta in kinds.items():
+        result[kind] = {method: round(count / n, 2) for method, count in sorted(delta.items()) if count}
+        calls = sum(count for method, count in delta.items() if ">" not in method)
+        result[kind]["(calls)"] = round(calls / n, 2)
+        total += calls
+    result["total"] = round(total / n, 2)
+    return result
+
+
+def report_w1(extra: dict, elapsed: float) -> None:
+    """The CPU split and (with --count-calls) the calls per workflow, readably on stderr."""
+    cpu = extra["cpu_pct"]
+    benchlib.log(f"w1 CPU over {elapsed:.1f} s, % of one core: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
+    per_wf = extra.get("calls_per_workflow")
+    if per_wf is None:
+        return
+    benchlib.log("w1 actor calls per workflow (a>b: b carried in a batch call a, not counted in the total):")
+    for kind, methods in per_wf.items():
+        if kind == "total":
+            continue
+        benchlib.log(
+            f"  {kind:<9} {methods['(calls)']:>6.2f}  "
+            + ", ".join(f"{m} {v}" for m, v in methods.items() if m != "(calls)")
+        )
+    benchlib.log(f"  {'total':<9} {per_wf['total']:>6.2f}")
 
 
 async def w2(args: argparse.Namespace) -> dict:
     n, k = args.w2_workflows, args.w2_activities
-    async with environment(args) as client, benchlib.Progress("w2", n) as progress:
+    async with environment(args) as (client, _), benchlib.Progress("w2", n) as progress:
         prefix = uuid.uuid4().hex[:8]
 
         async def one(i: int) -> None:
@@ -193,7 +298,7 @@ async def w2(args: argparse.Namespace) -> dict:
 
 async def w3(args: argparse.Namespace) -> dict:
     m = args.w3_children
-    async with environment(args) as client:
+    async with environment(args) as (client, _):
         log_task = asyncio.create_task(benchlib.tick("w3", f"parent with {m} children running"))
         try:
             started = time.perf_counter()
@@ -209,7 +314,7 @@ async def w3(args: argparse.Namespace) -> dict:
 
 async def w4(args: argparse.Namespace) -> dict:
     n = args.w4_count
-    async with environment(args) as client:
+    async with environment(args) as (client, _):
         prefix = uuid.uuid4().hex[:8]
         ids = [f"w4-{prefix}-{i}" for i in range(n)]
 
@@ -250,8 +355,18 @@ def main() -> None:
     benchlib.add_workload_args(parser)
     parser.add_argument("--fsync", action="store_true", help="durability='fsync' (fsync every commit)")
     parser.add_argument("--replicas", type=int, default=1, help="worker replicas (default 1)")
-    parser.add_argument("--postgres", default=None, metavar="URL",
-                        help="run on the PostgreSQL store of this server (a fresh schema per run, dropped after)")
+    parser.add_argument("--shards", type=int, default=0, help="history shards (default: the embedded default)")
+    parser.add_argument(
+        "--count-calls",
+        action="store_true",
+        help="count the actor calls per W1 workflow (RAYFLOW_COUNT_CALLS=1; a diagnostic run)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="run on the PostgreSQL store of this server (a fresh schema per run, dropped after)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks when compare.py stops us
     try:
@@ -259,7 +374,9 @@ def main() -> None:
         # (left by `ray start` or ray.cluster_utils, possibly dead). Client.connect uses this initialised Ray.
         ray.init(address="local", include_dashboard=False)
         store = "postgresql" if args.postgres else "sqlite"
-        benchlib.run_all("rayflow", f"{store}, {'fsync' if args.fsync else 'normal'}", args, {"w1": w1, "w2": w2, "w3": w3, "w4": w4})
+        benchlib.run_all(
+            "rayflow", f"{store}, {'fsync' if args.fsync else 'normal'}", args, {"w1": w1, "w2": w2, "w3": w3, "w4": w4}
+        )
     finally:
         if ray.is_initialized():
             ray.shutdown()

@@ -1,13 +1,15 @@
 """DBOS side of the comparison workloads (see bench/workloads.py for their definitions).
 
-DBOS is a library: workflows run in this process, durably checkpointed to its system database, here SQLite in
-a temporary directory (DBOS's own defaults otherwise). Each run launches a fresh DBOS on a fresh database and
+DBOS is a library: workflows run in this process, durably checkpointed to its system database: SQLite in a
+temporary directory, or with ``--postgres URL`` a fresh database of its own on that PostgreSQL server (created by
+DBOS, dropped after the run); DBOS's own defaults otherwise. Each run launches a fresh DBOS on a fresh database and
 destroys it afterwards. Activities are ``@DBOS.step`` functions, child workflows are ``DBOS.start_workflow_async``
 calls inside a workflow, and the W4 signal is ``DBOS.send_async`` / ``DBOS.recv_async``. W4 memory counts this
 process.
 
 Run under bench/.peers-venv (created by `bash bench/setup_peers.sh`):
   bench/.peers-venv/bin/python bench/peers/dbos_bench.py [--workload w1|w2|w3|w4|all] [--repeat N] [--quick]
+                                                         [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import signal
 import sys
 import tempfile
 import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 from dbos import DBOS, DBOSConfig
 
@@ -77,11 +81,15 @@ async def waiter() -> str:
 
 @contextlib.asynccontextmanager
 async def environment(args: argparse.Namespace):
-    """A fresh DBOS on a fresh SQLite system database in a temporary directory."""
+    """A fresh DBOS on a fresh system database: SQLite in a temporary directory, or with ``--postgres`` a new
+    database on that server (DBOS creates it at launch; dropped afterwards)."""
     data_dir = tempfile.mkdtemp(prefix="dbos-bench-")
+    database_url = f"sqlite:///{os.path.join(data_dir, 'dbos.sqlite')}"
+    if args.postgres:
+        database_url = _database_url(args.postgres, f"dbos_bench_{uuid.uuid4().hex[:10]}")
     config: DBOSConfig = {
         "name": "rayflow-bench",
-        "system_database_url": f"sqlite:///{os.path.join(data_dir, 'dbos.sqlite')}",
+        "system_database_url": database_url,
         "log_level": "WARNING",
     }
     try:
@@ -94,6 +102,24 @@ async def environment(args: argparse.Namespace):
     finally:
         DBOS.destroy(destroy_registry=False)
         shutil.rmtree(data_dir, ignore_errors=True)
+        if args.postgres:
+            _drop_database(database_url)
+
+
+def _database_url(server_url: str, database: str) -> str:
+    """``server_url`` (any database on the server, query dropped) pointing at ``database`` instead."""
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, "", ""))
+
+
+def _drop_database(database_url: str) -> None:
+    """Drop the run's database (from the server's ``postgres`` database; FORCE ends leftover sessions)."""
+    import psycopg  # DBOS's PostgreSQL driver: in bench/.peers-venv with it
+
+    database = urlsplit(database_url).path.lstrip("/")
+    conninfo = _database_url(database_url.replace("postgresql+psycopg://", "postgresql://"), "postgres")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 async def w1(args: argparse.Namespace) -> dict:
@@ -195,10 +221,18 @@ async def w4(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     benchlib.add_workload_args(parser)
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="run on this PostgreSQL server: a fresh database per run, dropped after",
+    )
     args = parser.parse_args()
     logging.getLogger("dbos").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (destroy DBOS)
-    benchlib.run_all("dbos", "sqlite", args, {"w1": w1, "w2": w2, "w3": w3, "w4": w4})
+    benchlib.run_all(
+        "dbos", "postgresql" if args.postgres else "sqlite", args, {"w1": w1, "w2": w2, "w3": w3, "w4": w4}
+    )
 
 
 if __name__ == "__main__":
