@@ -152,6 +152,16 @@ class Queries:
             f"WHERE {'shard_id = ? AND ' if shard_column else ''}(status = {STATUS_RUNNING} OR needs_attention = 1) "
             f"ORDER BY start_time"
         )
+        # Open executions page by page, in key order (the primary key's index; with a shard column it leads).
+        key_columns = f"{'shard_id, ' if shard_column else ''}namespace, workflow_id, run_id"
+        open_rows = f"SELECT {EXECUTION_COLUMNS} FROM {TABLE_EXECUTIONS} WHERE (status = {STATUS_RUNNING} OR needs_attention = 1)"
+        self.select_open_first = sql(
+            f"{open_rows}{' AND shard_id = ?' if shard_column else ''} ORDER BY {key_columns} LIMIT ?"
+        )
+        self.select_open_after = sql(
+            f"{open_rows}{' AND shard_id = ?' if shard_column else ''} AND ({key_columns}) > "
+            f"({'?, ' if shard_column else ''}?, ?, ?) ORDER BY {key_columns} LIMIT ?"
+        )
         history = f"SELECT data FROM {TABLE_HISTORY} WHERE {run} AND event_id >= ?"
         self.select_history = sql(f"{history} ORDER BY event_id")
         self.select_history_until = sql(f"{history} AND event_id <= ? ORDER BY event_id")
@@ -383,6 +393,19 @@ class SqlStore(Store):
     async def list_open_executions(self, shard_id: int) -> list[ExecutionRecord]:
         rows = await self._read(shard_id, self.queries.select_open, self.queries.scope(shard_id), one=False)
         return [_record(row) for row in rows]
+
+    async def list_open_executions_page(
+        self, shard_id: int, after: tuple[str, str, str] | None = None, limit: int = 1000
+    ) -> list[ExecutionRecord]:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        q = self.queries
+        scope = q.scope(shard_id)
+        if after is None:
+            sql, params = q.select_open_first, (*scope, limit)
+        else:
+            sql, params = q.select_open_after, (*scope, *scope, *after, limit)
+        return [_record(row) for row in await self._read(shard_id, sql, params, one=False)]
 
     async def list_executions(
         self,

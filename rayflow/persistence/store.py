@@ -184,6 +184,14 @@ class Store(ABC):
         """Every execution of the shard that is RUNNING or still ``needs_attention``, oldest start first."""
 
     @abstractmethod
+    async def list_open_executions_page(
+        self, shard_id: int, after: tuple[str, str, str] | None = None, limit: int = 1000
+    ) -> list[ExecutionRecord]:
+        """One page of what ``list_open_executions`` returns, in key order instead: at most ``limit`` executions
+        whose ``(namespace, workflow_id, run_id)`` comes after ``after`` (``None``: from the first). A starting
+        shard reads its open executions page by page, so it never holds all of their states at once."""
+
+    @abstractmethod
     async def list_executions(
         self,
         shard_id: int,

@@ -35,6 +35,9 @@ class ServiceConfig:
         home_node_id: SQLite store: the Ray node holding the data directory; every service actor is pinned to
             it (set by the bootstrap when the service starts).
         actor_max_concurrency: calls one service actor runs at once (Ray's ``max_concurrency``; default 10000).
+        mutable_state_cache_size: mutable states of open executions each history shard keeps in memory, least
+            recently used evicted first (default 10000). An evicted execution is read back from the store when
+            next needed; its timers and dispatched tasks stay tracked, so it runs on as before, only slower.
         log_level: what the service actors and worker replicas log to the console ("": WARNING; their log files
             in the Ray session's log directory get INFO); ``RAYFLOW_LOG_LEVEL`` where the service starts.
     """
@@ -51,6 +54,7 @@ class ServiceConfig:
     service_label_selector: Mapping[str, str] = field(default_factory=dict)
     home_node_id: str = ""
     actor_max_concurrency: int = constants.DEFAULT_ACTOR_MAX_CONCURRENCY
+    mutable_state_cache_size: int = constants.DEFAULT_MUTABLE_STATE_CACHE_SIZE
     log_level: str = field(default_factory=lambda: os.environ.get(constants.LOG_LEVEL_ENV, ""))
 
     @cached_property

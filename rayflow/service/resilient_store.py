@@ -124,6 +124,11 @@ class ResilientStore(Store):
     async def list_open_executions(self, shard_id: int) -> Any:
         return await self._retry(lambda: self._store.list_open_executions(shard_id), "list_open_executions")
 
+    async def list_open_executions_page(self, shard_id: int, after: tuple[str, str, str] | None = None,
+                                        limit: int = 1000) -> Any:
+        return await self._retry(lambda: self._store.list_open_executions_page(shard_id, after, limit),
+                                 "list_open_executions_page")
+
     async def list_executions(self, shard_id: int, namespace: str, **filters: Any) -> Any:
         return await self._retry(lambda: self._store.list_executions(shard_id, namespace, **filters),
                                  "list_executions")

@@ -160,6 +160,26 @@ async def test_closed_runs_that_need_attention_are_listed_with_the_open_ones(sto
     assert await store.list_open_executions(0) == []
 
 
+async def test_open_executions_come_page_by_page_in_key_order(store: Store) -> None:
+    """What a starting shard reads (never all states at once): every open or needs-attention run once."""
+    r0, r1 = await store.acquire_shard(0), await store.acquire_shard(1)
+    await store.write(0, r0, [create(f"wf-{i:02d}", f"r{i}", start_time=100.0 - i) for i in range(7)])
+    closed = update("wf-03", "r3", 2, 2, status=COMPLETED)
+    attention = update("wf-04", "r4", 2, 2, status=COMPLETED)
+    attention.needs_attention = True
+    await store.write(0, r0, [closed, attention])
+    await store.write(1, r1, [create("other-shard", "rx")])
+    pages, after = [], None
+    while page := await store.list_open_executions_page(0, after, limit=2):
+        pages.append([r.workflow_id for r in page])
+        after = (page[-1].namespace, page[-1].workflow_id, page[-1].run_id)
+    assert pages == [["wf-00", "wf-01"], ["wf-02", "wf-04"], ["wf-05", "wf-06"]]
+    assert await store.list_open_executions_page(0, ("zz", "", "")) == []
+    assert [r.workflow_id for r in await store.list_open_executions_page(1)] == ["other-shard"]
+    with pytest.raises(ValueError, match="limit"):
+        await store.list_open_executions_page(0, limit=0)
+
+
 async def test_shards_are_separate(store: Store) -> None:
     r0, r1 = await store.acquire_shard(0), await store.acquire_shard(1)
     await store.write(0, r0, [create("wf", "r0")])

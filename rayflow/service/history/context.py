@@ -24,8 +24,14 @@ from rayflow.service.config import ServiceConfig
 from rayflow.service.errors import TaskNotFoundError
 from rayflow.service.history import children, payload_limits, timeouts
 from rayflow.service.history.close_waits import CloseWaits
-from rayflow.service.history.execution_cache import Execution, ExecutionCache, Key
-from rayflow.service.history.mutable_state import RUNNING, StateBuilder, pending_tasks, task_ident
+from rayflow.service.history.execution_cache import ExecutionCache, Key
+from rayflow.service.history.mutable_state import (
+    RUNNING,
+    StateBuilder,
+    pending_tasks,
+    task_ident,
+    with_history,
+)
 from rayflow.service.history.queries import PendingQueries
 from rayflow.service.history.timer_queue import TimerQueue
 from rayflow.service.history.updates import PendingUpdates
@@ -55,7 +61,7 @@ class ShardContext:
         self.index = index
         self.store = store
         self.range_id = 0
-        self.cache = ExecutionCache(store, index)
+        self.cache = ExecutionCache(store, index, config.mutable_state_cache_size)
         self.queries = PendingQueries()  # in memory only: a query is never persisted
         self.updates = PendingUpdates()  # updates not yet completed (in memory; see updates.py)
         self.close_waits = CloseWaits()  # who waits for which run to close (in memory; clients re-register)
@@ -122,10 +128,10 @@ class ShardContext:
         state, info = builder.state, builder.info
         self.updates.committed(key, state, builder.new_events, info.status != RUNNING)
         execution = self.cache.committed(key, state, created=created)
+        self.register_timers(key, state)  # a closed run has none left
         if execution is not None:
             for task in builder.tasks:
-                self.dispatch(key, execution, task)
-            self.register_timers(key, state)
+                self.dispatch(key, with_history(task, builder.new_events))
             self.child_work(key, state, None)
             return
         close_event = next((e for e in builder.new_events if e.event_id == info.close_event_id), None)
@@ -134,8 +140,8 @@ class ShardContext:
         self.child_work(key, state, close_event)
 
     # -- dispatch and timers ------------------------------------------------------------------------
-    def dispatch(self, key: Key, execution: Execution, task: internal_pb2.MatchingTask) -> None:
-        self.cache.dispatched(key, execution, task_ident(task))
+    def dispatch(self, key: Key, task: internal_pb2.MatchingTask) -> None:
+        self.cache.dispatched(key, task_ident(task))
         self.spawn(self.add_task(task))
 
     async def add_task(self, task: internal_pb2.MatchingTask) -> None:
@@ -146,23 +152,34 @@ class ShardContext:
 
     async def redispatch_loop(self) -> None:
         """Dispatch again tasks not started long after dispatch (lost by a crashed Matching). Only executions
-        with such tasks are looked at: a workflow waiting for a signal costs nothing here."""
+        with such tasks are looked at (their state read back from the store if it was evicted): a workflow
+        waiting for a signal costs nothing here."""
         while True:
             await asyncio.sleep(REDISPATCH_AFTER_S / 2)
-            current, mono = now(), time.monotonic()
-            for key, execution in self.cache.awaiting_start():
-                for task in pending_tasks(execution.state, current):
-                    if mono - execution.dispatched_at.get(task_ident(task), 0.0) >= REDISPATCH_AFTER_S:
-                        self.dispatch(key, execution, task)
+            try:
+                await self._redispatch_overdue()
+            except Exception:  # the store is away: the next round tries again
+                logger.warning("history shard %d: redispatch round failed", self.index, exc_info=True)
+
+    async def _redispatch_overdue(self) -> None:
+        current, mono = now(), time.monotonic()
+        for key, dispatched in self.cache.awaiting_start():
+            if all(mono - at < REDISPATCH_AFTER_S for at in dispatched.values()):
+                continue
+            try:
+                execution = await self.cache.load(key)
+            except WorkflowNotFoundError:
+                continue
+            for task in pending_tasks(execution.state, current):
+                if mono - dispatched.get(task_ident(task), 0.0) >= REDISPATCH_AFTER_S:
+                    self.dispatch(key, task)
 
     def register_timers(self, key: Key, state: internal_pb2.MutableState) -> None:
-        for when, timer in timeouts.deadlines(state, self.sticky_timeout):
-            self.timers.add(when.timestamp(), (*key, *timer))
+        """Schedule exactly the timers of the execution's committed state (none once it closed)."""
+        deadlines = timeouts.deadlines(state, self.sticky_timeout)
+        self.timers.set_timers(key, [(when.timestamp(), timer) for when, timer in deadlines])
 
-    async def _on_timer(self, timer_key: tuple) -> None:
-        key, timer = timer_key[:3], timer_key[3:]
-        if self.cache.get_open(key) is None:
-            return
+    async def _on_timer(self, key: Key, timer: tuple) -> None:
         await self.transact(key, lambda builder: timeouts.fire(builder, timer, self.sticky_timeout))
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -181,7 +198,8 @@ class ShardContext:
         return payload_limits.oversized_message(payloads, self.config.max_payload_size, what)
 
     def stats(self) -> dict[str, int]:
-        return {**self.cache.stats(), "close_watches": len(self.close_waits), "background_tasks": len(self._background)}
+        return {**self.cache.stats(), "timers": len(self.timers), "close_watches": len(self.close_waits),
+                "background_tasks": len(self._background)}
 
 
 def _write(key: Key, builder: StateBuilder, create: bool) -> ExecutionWrite:

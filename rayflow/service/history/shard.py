@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import datetime
 from typing import Any
 
-from rayflow.persistence import StoreUnavailableError, open_store
+from rayflow.persistence import ExecutionRecord, StoreUnavailableError, open_store
 from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2
 from rayflow.proto.rayflow.v1 import request_response_pb2 as RR
 from rayflow.service import logs, placement
 from rayflow.service._batcher import run_batch
+from rayflow.service.call_counts import counted
 from rayflow.service.config import ServiceConfig
 from rayflow.service.history import listing
 from rayflow.service.history.api import child_work, inputs, query, read, respond, start, tasks, update, waits
@@ -36,6 +38,7 @@ _BATCHABLE = (
 )
 
 
+@counted
 class HistoryShard:
     """Ray actor (created by ``rayflow.service.bootstrap``) owning shard ``index``."""
 
@@ -50,32 +53,47 @@ class HistoryShard:
     # -- lifecycle ----------------------------------------------------------------------------------
     async def _start(self) -> None:
         ctx = self._ctx
-        while True:  # a store that is down when the shard (re)starts delays it, never breaks it
-            try:
-                ctx.range_id = await ctx.store.acquire_shard(ctx.index)
-                records = await ctx.store.list_open_executions(ctx.index)
+        ctx.range_id = await self._while_store_down(lambda: ctx.store.acquire_shard(ctx.index))
+        at, after, loaded = now(), None, 0
+        while True:  # page by page: a shard with 100,000 open executions never holds all their states at once
+            records = await self._while_store_down(lambda after=after: ctx.store.list_open_executions_page(ctx.index, after))
+            if not records:
                 break
-            except StoreUnavailableError:
-                logger.warning("history shard %d: the store %s is unreachable; retrying", ctx.index,
-                               ctx.config.store_url.redacted)
-        at = now()
-        for record in records:
-            state = internal_pb2.MutableState.FromString(record.state)
-            key = (record.namespace, record.workflow_id, record.run_id)
-            if state.execution_info.status != RUNNING:
-                # Closed, with cross-shard work left when the shard died (tell the parent, close children).
-                data = await read.close_event(ctx, key, state.execution_info.close_event_id)
-                self._child_work(key, state, history_pb2.HistoryEvent.FromString(data))
-                continue
-            execution = ctx.cache.load_open(key, state)
-            ctx.register_timers(key, state)
-            for task in pending_tasks(state, at):
-                ctx.dispatch(key, execution, task)
-            self._child_work(key, state)
+            for record in records:
+                await self._load_open(record, at)
+            loaded += len(records)
+            after = (records[-1].namespace, records[-1].workflow_id, records[-1].run_id)
         ctx.timers.start()
         ctx.spawn(ctx.redispatch_loop())
-        logger.info("history shard %d ready: store %s, range %d, %d open executions", ctx.index,
-                    ctx.config.store_url.redacted, ctx.range_id, len(ctx.cache))
+        logger.info("history shard %d ready: store %s, range %d, %d open executions (%d states cached)", ctx.index,
+                    ctx.config.store_url.redacted, ctx.range_id, loaded, len(ctx.cache))
+
+    async def _while_store_down(self, call: Any) -> Any:
+        """``await call()``, again and again while the store is unreachable: a store that is down when the shard
+        (re)starts delays it, never breaks it."""
+        while True:
+            try:
+                return await call()
+            except StoreUnavailableError:
+                logger.warning("history shard %d: the store %s is unreachable; retrying", self._ctx.index,
+                               self._ctx.config.store_url.redacted)
+
+    async def _load_open(self, record: ExecutionRecord, at: datetime) -> None:
+        """What a starting shard keeps of an open execution: its timers and pending tasks (dispatched again),
+        its cross-shard work, and its state while the cache has room (the others are read back when used)."""
+        ctx = self._ctx
+        state = internal_pb2.MutableState.FromString(record.state)
+        key = (record.namespace, record.workflow_id, record.run_id)
+        if state.execution_info.status != RUNNING:
+            # Closed, with cross-shard work left when the shard died (tell the parent, close children).
+            data = await read.close_event(ctx, key, state.execution_info.close_event_id)
+            self._child_work(key, state, history_pb2.HistoryEvent.FromString(data))
+            return
+        ctx.cache.load_open(key, state)
+        ctx.register_timers(key, state)
+        for task in pending_tasks(state, at):
+            ctx.dispatch(key, task)
+        self._child_work(key, state)
 
     async def ready(self) -> int:
         await self._started
