@@ -75,6 +75,17 @@ class CallBatcher:
         self._flush()
         return await future
 
+    async def call_many(self, items: list[Any]) -> list[Any]:
+        """Several calls that go together in one batch (when none is in flight): one answer per item, an
+        item's error as that exception (not raised)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._queue, self._in_flight = loop, [], 0
+        futures = [loop.create_future() for _ in items]
+        self._queue.extend(zip(items, futures, strict=True))
+        self._flush()
+        return list(await asyncio.gather(*futures, return_exceptions=True))
+
     def _flush(self) -> None:
         while self._queue and self._in_flight < self._max_in_flight:
             batch = [(item, future) for item, future in self._queue[: self._max_batch] if not future.done()]

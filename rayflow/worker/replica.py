@@ -27,6 +27,7 @@ from rayflow.converter import DataConverter
 from rayflow.exceptions import ApplicationError
 from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
 from rayflow.service import logs
+from rayflow.service.call_counts import counted
 from rayflow.service.config import ServiceConfig, replica_queue_name, sticky_queue_name
 from rayflow.service.errors import TaskNotFoundError
 from rayflow.service.history.client import HistoryClient
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 RR = request_response_pb2
 _WORKFLOW_POLLERS = 2
 _ACTIVITY_POLLERS = 4
+#: Tasks one poll asks for at most (as many as there are free slots, up to this).
+_MAX_TASKS_PER_POLL = 32
 
 
 @dataclass
@@ -85,6 +88,16 @@ def _where() -> dict[str, str]:
     }
 
 
+def _free(slots: asyncio.Semaphore) -> int:
+    """Slots free now (asyncio keeps the count in ``_value``; stable since Python 3.4)."""
+    return max(0, slots._value)  # noqa: SLF001
+
+
+def _release(slots: asyncio.Semaphore, count: int) -> None:
+    for _ in range(count):
+        slots.release()
+
+
 def _identity(template: str | None, index: int) -> str:
     values = {"pid": os.getpid(), "hostname": socket.gethostname(), "replica": index, **_where()}
     if template is None:
@@ -111,6 +124,7 @@ class _StartRate:
             self._next = asyncio.get_running_loop().time() + self._interval
 
 
+@counted
 class WorkerReplica:
     """Ray actor: polls, replays workflows, runs activities (created by ``rayflow.worker.Worker``)."""
 
@@ -204,33 +218,48 @@ class WorkerReplica:
             if self._spec.max_task_queue_activities_per_second is not None:  # queue-wide, enforced by Matching
                 poller["task_queue_rate_limit"] = self._spec.max_task_queue_activities_per_second
                 poller["task_queue_rate_limit_set_at"] = self._spec.task_queue_rate_limit_set_at
+        # Activity polls hold the slots they may fill (a replica of one slot never takes two activities);
+        # workflow polls do not (the sticky poll must find a slot while a normal one waits), and a task that
+        # finds every slot taken waits for one (workflow tasks are short).
+        hold = queue_type == RR.TASK_QUEUE_TYPE_ACTIVITY
         while not self._stopping:
             await slots.acquire()
+            held = 1
             try:
                 if rate is not None:
                     await rate.wait()
-                data = await self._matching.poll(self._spec.namespace, queue, queue_type, poller)
+                elif hold:
+                    while held < _MAX_TASKS_PER_POLL and not slots.locked():
+                        await slots.acquire()  # free: taken at once
+                        held += 1
+                free = held if hold or rate is not None else 1 + min(_MAX_TASKS_PER_POLL - 1, _free(slots))
+                tasks = await self._matching.poll_many(self._spec.namespace, queue, queue_type, poller,
+                                                       max_tasks=free)
             except asyncio.CancelledError:
-                slots.release()
+                _release(slots, held)
                 raise
             except Exception:
-                slots.release()
+                _release(slots, held)
                 logger.warning("poll of %s failed; retrying", queue, exc_info=True)
                 await asyncio.sleep(1.0)
                 continue
-            if data is None:
-                slots.release()
+            if not tasks:
+                _release(slots, held)
                 continue
             if rate is not None:
                 rate.started()
-            self._spawn_task(handle, data, slots)
+            _release(slots, max(0, held - len(tasks)))
+            for i, data in enumerate(tasks):
+                self._spawn_task(handle, data, slots, has_slot=i < held)
 
-    def _spawn_task(self, handle: Any, data: bytes, slots: asyncio.Semaphore) -> None:
-        task = asyncio.get_running_loop().create_task(self._run_task(handle, data, slots))
+    def _spawn_task(self, handle: Any, data: bytes, slots: asyncio.Semaphore, *, has_slot: bool = True) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_task(handle, data, slots, has_slot))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _run_task(self, handle: Any, data: bytes, slots: asyncio.Semaphore) -> None:
+    async def _run_task(self, handle: Any, data: bytes, slots: asyncio.Semaphore, has_slot: bool) -> None:
+        if not has_slot:
+            await slots.acquire()
         try:
             await handle(data)
         except TaskNotFoundError as err:

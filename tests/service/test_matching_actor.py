@@ -13,8 +13,9 @@ import ray
 from rayflow.proto.rayflow.v1 import internal_pb2, request_response_pb2
 from rayflow.service.bootstrap import create_matching_actors
 from rayflow.service.config import ServiceConfig
-from rayflow.service.matching.actor import MatchingEngine
+from rayflow.service.matching.actor import MatchingEngine, RateLimitSetting
 from rayflow.service.matching.client import MatchingClient
+from rayflow.service.matching.partition import RATE_LIMIT_BURST_S
 
 ACTIVITY = request_response_pb2.TASK_QUEUE_TYPE_ACTIVITY
 WORKFLOW = request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW
@@ -195,3 +196,58 @@ async def test_a_start_retried_after_a_failure_keeps_its_request_id() -> None:
     data = await engine.poll(NS, "q", ACTIVITY, 0, poller("p"), 5)
     assert data is not None and internal_pb2.MatchingTask.FromString(data).workflow_id == "wf-1"
     assert len(calls) == 2 and calls[0] == calls[1]
+
+
+async def test_a_poll_takes_what_is_ready_in_one_hop() -> None:
+    """A poll for up to N tasks answers the backlog's oldest N at once (issue 12: one call, many tasks), each
+    recorded as started with its own request id; a stale one is dropped and the rest still answered."""
+    recorded: list[tuple[str, str]] = []
+
+    async def record_started(task: internal_pb2.MatchingTask, identity: str, request_id: str) -> bytes | None:
+        recorded.append((task.workflow_id, request_id))
+        return None if task.workflow_id == "wf-2" else task.SerializeToString()
+
+    engine = MatchingEngine(ServiceConfig(num_matching=1), 0, record_started)
+    for n in range(1, 7):
+        await engine.add_task(make_task("q", n, queue_type=WORKFLOW).SerializeToString(), 0)
+    first = await engine.poll_many(NS, "q", WORKFLOW, 0, poller("p"), 5, 4)
+    assert [internal_pb2.MatchingTask.FromString(d).workflow_id for d in first] == ["wf-1", "wf-3", "wf-4"]
+    rest = await engine.poll_many(NS, "q", WORKFLOW, 0, poller("p"), 5, 10)
+    assert [internal_pb2.MatchingTask.FromString(d).workflow_id for d in rest] == ["wf-5", "wf-6"]
+    assert [wf for wf, _ in recorded] == [f"wf-{n}" for n in range(1, 7)]
+    assert len({request_id for _, request_id in recorded}) == 6
+    assert await engine.poll_many(NS, "q", WORKFLOW, 0, poller("p"), 0.1, 10) == []
+
+
+async def test_a_many_task_poll_puts_back_what_it_could_not_start() -> None:
+    """Of a batch, the tasks whose start failed go back to the queue once others were answered: nothing is
+    lost and the next poll gets them."""
+    fail = {"wf-2"}
+
+    async def record_started(task: internal_pb2.MatchingTask, identity: str, request_id: str) -> bytes | None:
+        if task.workflow_id in fail:
+            raise RuntimeError("shard unavailable")
+        return task.SerializeToString()
+
+    engine = MatchingEngine(ServiceConfig(num_matching=1), 0, record_started)
+    for n in (1, 2, 3):
+        await engine.add_task(make_task("q", n).SerializeToString(), 0)
+    first = await engine.poll_many(NS, "q", ACTIVITY, 0, poller("p"), 5, 3)
+    assert sorted(internal_pb2.MatchingTask.FromString(d).workflow_id for d in first) == ["wf-1", "wf-3"]
+    assert (await engine.describe(NS, "q", ACTIVITY))[0]["backlog"] == 1
+    fail.clear()
+    again = await engine.poll_many(NS, "q", ACTIVITY, 0, poller("p"), 5, 3)
+    assert [internal_pb2.MatchingTask.FromString(d).workflow_id for d in again] == ["wf-2"]
+
+
+async def test_a_many_task_poll_respects_the_rate_limit() -> None:
+    """Each task of a batch pays its token: a queue limited to 1 per second hands out its burst, not 5, at once."""
+    engine = MatchingEngine(ServiceConfig(num_matching=1), 0, "echo", persist=False)
+    engine.set_rate_limit(NS, "q", RateLimitSetting(1.0, 1.0), save=False)
+    for n in range(1, 6):
+        await engine.add_task(make_task("q", n).SerializeToString(), 0)
+    burst = int(max(1.0, RATE_LIMIT_BURST_S))
+    assert burst < 5
+    first = await engine.poll_many(NS, "q", ACTIVITY, 0, poller("p"), 5, 5)
+    assert len(first) == burst
+    assert (await engine.describe(NS, "q", ACTIVITY))[0]["backlog"] == 5 - burst

@@ -44,8 +44,7 @@ class HistoryClient:
         token = internal_pb2.TaskToken.FromString(task_token)
         return shard_of(token.namespace, token.workflow_id, self.config.num_shards)
 
-    async def _batched(self, index: int, method: str, *args: object) -> object:
-        """Call ``method`` of shard ``index`` in the next batch of calls to that shard (see _batcher.py)."""
+    def _batcher(self, index: int) -> CallBatcher:
         batcher = self._batchers.get(index)
         if batcher is None:
             shard = self.shard(index)
@@ -54,7 +53,11 @@ class HistoryClient:
                 return await call(shard.batch.remote(items), f"call history shard {index}")
 
             batcher = self._batchers[index] = CallBatcher(send)
-        return await batcher.call((method, args))
+        return batcher
+
+    async def _batched(self, index: int, method: str, *args: object) -> object:
+        """Call ``method`` of shard ``index`` in the next batch of calls to that shard (see _batcher.py)."""
+        return await self._batcher(index).call((method, args))
 
     def _index(self, namespace: str, workflow_id: str) -> int:
         return shard_of(namespace, workflow_id, self.config.num_shards)
@@ -160,6 +163,26 @@ class HistoryClient:
         """Record a dispatched task as started; None when the task is stale (drop it)."""
         return await self._batched(self._index(task.namespace, task.workflow_id), "record_task_started",
                                    task.SerializeToString(), identity, request_id)
+
+    async def record_tasks_started(self, tasks: Sequence[internal_pb2.MatchingTask], identity: str,
+                                   request_ids: Sequence[str]) -> list[bytes | None | BaseException]:
+        """``record_task_started`` of many tasks, one call per shard: each task's answer, or its error."""
+        by_shard: dict[int, list[int]] = {}
+        for i, task in enumerate(tasks):
+            by_shard.setdefault(self._index(task.namespace, task.workflow_id), []).append(i)
+
+        async def one_shard(index: int, positions: list[int]) -> list:
+            items = [("record_task_started", (tasks[i].SerializeToString(), identity, request_ids[i]))
+                     for i in positions]
+            return await self._batcher(index).call_many(items)
+
+        answers: list[bytes | None | BaseException] = [None] * len(tasks)
+        groups = list(by_shard.items())
+        results = await asyncio.gather(*(one_shard(index, positions) for index, positions in groups))
+        for (_, positions), shard_answers in zip(groups, results, strict=True):
+            for i, answer in zip(positions, shard_answers, strict=True):
+                answers[i] = answer
+        return answers
 
     # -- workers ------------------------------------------------------------------------------
     async def respond_workflow_task_completed(

@@ -19,10 +19,13 @@ from rayflow.proto.rayflow.v1 import (
     message_pb2,
     request_response_pb2,
 )
+from rayflow.service.history import _wire
 from rayflow.service.history.retry import with_defaults
 
 ET = history_pb2
 RUNNING = request_response_pb2.WORKFLOW_EXECUTION_STATUS_RUNNING
+#: A new run's history rides with its first workflow task up to this size (``with_history``).
+HISTORY_WITH_TASK_MAX_BYTES = 16 * 1024
 
 # Which oneof field holds the attributes of each event type.
 _ATTRIBUTE_FIELDS = {
@@ -540,6 +543,21 @@ def matching_task(
         task_queue=task_queue,
     )
     task.create_time.FromDatetime(now)
+    return task
+
+
+def with_history(task: internal_pb2.MatchingTask, new_events: list[history_pb2.HistoryEvent]
+                 ) -> internal_pb2.MatchingTask:
+    """The task, carrying the run's whole history when the events just written are all of it (a new run's
+    first workflow task) and small: the shard answers its start from it instead of reading the store."""
+    if (task.task_queue_type != request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW or task.query_id or not new_events
+            or new_events[0].event_id != 1):
+        return task
+    events = [event.SerializeToString() for event in new_events]
+    if sum(len(event) for event in events) > HISTORY_WITH_TASK_MAX_BYTES:
+        return task
+    task.history = _wire.history_bytes(events)
+    task.history_last_event_id = new_events[-1].event_id
     return task
 
 

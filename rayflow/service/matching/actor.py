@@ -30,6 +30,7 @@ import ray
 from rayflow.service import logs, placement
 from rayflow.service._batcher import run_batch
 from rayflow.service._ray_calls import call
+from rayflow.service.call_counts import counted
 from rayflow.service.config import (
     STICKY_QUEUE_PREFIX,
     ServiceConfig,
@@ -66,6 +67,8 @@ IDLE_PARTITION_S = 600.0
 #: Replicas remembered as gone (their sticky queues take no more tasks).
 GONE_REPLICAS_KEPT = 10_000
 SWEEP_EVERY_S = 60.0
+#: Tasks one poll hands out at most (a replica asks for as many as it has free slots).
+MAX_TASKS_PER_POLL = 32
 
 ACTIVITY = TASK_QUEUE_TYPES["activity"]
 
@@ -182,6 +185,7 @@ class MatchingEngine:
         self._rate_loaded: dict[tuple[str, str], asyncio.Future[None] | None] = {}  # None: loaded
         self._save_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
+        self._history: Any = None  # HistoryClient, made on first use (record_started None)
 
     # -- placement and partitions ------------------------------------------------------------
     def hosts(self, key: PartitionKey) -> bool:
@@ -291,12 +295,18 @@ class MatchingEngine:
         for key in [key for key, part in self._partitions.items() if part.is_idle(IDLE_PARTITION_S)]:
             del self._partitions[key]
 
-    async def _record_started(self, task: MatchingTask, identity: str, request_id: str) -> bytes | None:
+    async def _record_all(self, tasks: list[MatchingTask], identity: str,
+                          request_ids: list[str]) -> list[bytes | None | BaseException]:
+        """Record several tasks as started: one call per history shard (their own answer or error each)."""
         if self._record_started_fn is None:
-            from rayflow.service.history.client import HistoryClient  # lazy: history imports matching
+            if self._history is None:
+                from rayflow.service.history.client import HistoryClient  # lazy: history imports matching
 
-            self._record_started_fn = HistoryClient(self.config).record_task_started
-        return await self._record_started_fn(task, identity, request_id)
+                self._history = HistoryClient(self.config)
+            return await self._history.record_tasks_started(tasks, identity, request_ids)
+        fn = self._record_started_fn
+        return list(await asyncio.gather(*(fn(task, identity, request_id) for task, request_id
+                                           in zip(tasks, request_ids, strict=True)), return_exceptions=True))
 
     # -- API ---------------------------------------------------------------------------------
     async def add_task(self, task: bytes, partition: int = 0) -> None:
@@ -318,6 +328,22 @@ class MatchingEngine:
         timeout_s: float,
     ) -> bytes | None:
         """A task for this poller, recorded as started; None after ``timeout_s`` or on cancel."""
+        tasks = await self.poll_many(namespace, task_queue, task_queue_type, partition, poller, timeout_s, 1)
+        return tasks[0] if tasks else None
+
+    async def poll_many(
+        self,
+        namespace: str,
+        task_queue: str,
+        task_queue_type: int,
+        partition: int,
+        poller: dict[str, Any],
+        timeout_s: float,
+        max_tasks: int,
+    ) -> list[bytes]:
+        """Up to ``max_tasks`` tasks for this poller, recorded as started: the first one it waits for (up to
+        ``timeout_s``), the rest what the partition holds for it at that moment (one hop hands out many tasks
+        under load; idle, a poll answers its first task at once). Empty after ``timeout_s`` or on cancel."""
         self._maybe_sweep()
         self._watch(poller)
         who = Poller.from_dict(poller)
@@ -326,34 +352,76 @@ class MatchingEngine:
         part = self.partition(PartitionKey(namespace, task_queue, int(task_queue_type), partition))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        delay = RECORD_RETRY_DELAY_S
         while (remaining := deadline - loop.time()) > 0:
             task = await part.poll(who, remaining)
             if task is None:
-                return None
-            # One request id for every try of this hand-out: a start that committed before the call failed is
-            # answered again on the retry (with the same id), not taken for a stale task.
-            request_id = str(uuid.uuid4())
-            while True:
-                try:
-                    response = await self._record_started(task, who.identity, request_id)
+                return []
+            tasks = [task, *self._take_ready(part.key, who, min(max_tasks, MAX_TASKS_PER_POLL) - 1)]
+            responses = await self._start(part, tasks, who, deadline)
+            if responses:
+                return responses
+            # every one stale (already started or completed): they are dropped; keep polling.
+        return []
+
+    def _take_ready(self, key: PartitionKey, who: Poller, limit: int) -> list[MatchingTask]:
+        """Up to ``limit`` tasks ready for this poller now: from the polled partition first, then from the
+        queue's other partitions this actor hosts (a local take, as forwarding to the root would be)."""
+        tasks: list[MatchingTask] = []
+        if limit <= 0:
+            return tasks
+        siblings = [key] + [key._replace(partition=p) for p in range(self.config.partitions_of(key.task_queue))
+                            if p != key.partition]
+        for sibling in siblings:
+            part = self._partitions.get(sibling)
+            if part is not None and self.hosts(sibling):
+                tasks += part.take_now(who, limit - len(tasks))
+                if len(tasks) >= limit:
                     break
-                except asyncio.CancelledError:
-                    part.put_back(task)
-                    raise
-                except Exception:
-                    logger.warning(
-                        "matching: recording task %s as started failed; retrying", task.workflow_id, exc_info=True
-                    )
-                    if loop.time() + delay >= deadline:
-                        part.put_back(task)  # the poll ends: another poller takes it (or the shard re-dispatches)
-                        return None
-                    await asyncio.sleep(delay)
-                    delay = min(2 * delay, RECORD_RETRY_MAX_DELAY_S)
-            if response is not None:
-                return response
-            # None: stale (already started or completed); drop it and keep polling.
-        return None
+        return tasks
+
+    async def _start(self, part: TaskQueuePartition, tasks: list[MatchingTask], who: Poller,
+                     deadline: float) -> list[bytes]:
+        """Record the tasks as started; the answers of those that are not stale. A task whose start cannot be
+        recorded before the deadline goes back to the partition (another poller takes it, or the shard
+        dispatches it again)."""
+        loop = asyncio.get_running_loop()
+        # One request id for every try of a hand-out: a start that committed before the call failed is
+        # answered again on the retry (with the same id), not taken for a stale task.
+        request_ids = [str(uuid.uuid4()) for _ in tasks]
+        responses: list[bytes] = []
+        pending = list(range(len(tasks)))
+        delay = RECORD_RETRY_DELAY_S
+        while pending:
+            try:
+                answers = await self._record_all([tasks[i] for i in pending], who.identity,
+                                                 [request_ids[i] for i in pending])
+            except asyncio.CancelledError:
+                for i in pending:
+                    part.put_back(tasks[i])
+                raise
+            failed = []
+            for i, answer in zip(pending, answers, strict=True):
+                if isinstance(answer, BaseException):
+                    failed.append(i)
+                    logger.warning("matching: recording task %s as started failed; retrying",
+                                   tasks[i].workflow_id, exc_info=answer)
+                elif answer is not None:
+                    responses.append(answer)
+            pending = failed
+            if not pending:
+                break
+            if responses or loop.time() + delay >= deadline:
+                for i in pending:  # answer what started; the rest go to another poller
+                    part.put_back(tasks[i])
+                break
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                for i in pending:
+                    part.put_back(tasks[i])
+                raise
+            delay = min(2 * delay, RECORD_RETRY_MAX_DELAY_S)
+        return responses
 
     def _watch(self, poller: dict[str, Any]) -> None:
         """Ray does not cancel a call whose caller died: a dead replica's long polls would stay here and take
@@ -461,6 +529,7 @@ class MatchingEngine:
 
 
 @ray.remote(max_concurrency=10000)
+@counted
 class MatchingActor:
     """Ray async actor around ``MatchingEngine``; all its partitions share this actor's one event loop.
 
@@ -505,6 +574,20 @@ class MatchingActor:
         timeout_s: float,
     ) -> bytes | None:
         return await self._engine.poll(namespace, task_queue, task_queue_type, partition, poller, timeout_s)
+
+    async def poll_many(
+        self,
+        namespace: str,
+        task_queue: str,
+        task_queue_type: int,
+        partition: int,
+        poller: dict[str, Any],
+        timeout_s: float,
+        max_tasks: int,
+    ) -> list[bytes]:
+        """Up to ``max_tasks`` tasks in one hop (see ``MatchingEngine.poll_many``)."""
+        return await self._engine.poll_many(namespace, task_queue, task_queue_type, partition, poller, timeout_s,
+                                            max_tasks)
 
     async def cancel_polls(self, poller_id: str) -> None:
         await self._engine.cancel_polls(poller_id)

@@ -121,6 +121,20 @@ class MatchingClient:
         ``actor_id``; and on activity polls ``task_queue_rate_limit`` (the queue-wide activities-per-second
         limit its worker wants) with ``task_queue_rate_limit_set_at`` (epoch seconds: the latest setting wins).
         """
+        tasks = await self.poll_many(namespace, task_queue, task_queue_type, poller, timeout_s, 1)
+        return tasks[0] if tasks else None
+
+    async def poll_many(
+        self,
+        namespace: str,
+        task_queue: str,
+        task_queue_type: int,
+        poller: dict[str, Any],
+        timeout_s: float = constants.LONG_POLL_TIMEOUT_S,
+        max_tasks: int = 1,
+    ) -> list[bytes]:
+        """As ``poll``, for up to ``max_tasks`` tasks in one hop: the first waited for, the rest what the
+        partition holds for this poller at that moment; empty after ``timeout_s``."""
         partition = self.pick_partition(task_queue)
         index = self.actor_index(namespace, task_queue, task_queue_type, partition)
         poller = dict(poller)
@@ -130,8 +144,10 @@ class MatchingClient:
         if watch is not None and time.monotonic() >= self._watch_due.get(index, 0.0):
             poller["watch"] = watch
             self._watch_due[index] = time.monotonic() + WATCH_RESEND_S
+        handle = self.handle(index)
         return await call(
-            self.handle(index).poll.remote(namespace, task_queue, int(task_queue_type), partition, poller, timeout_s),
+            handle.poll_many.remote(namespace, task_queue, int(task_queue_type), partition, poller, timeout_s,
+                                    max_tasks),
             "poll a task queue",
         )
 

@@ -459,6 +459,14 @@ class TaskQueuePartition:
                 logger.warning("matching: forwarding a poll of %s to its root failed", self.key, exc_info=True)
         return await self._poll_here(poller, deadline)
 
+    def take_now(self, poller: Poller, limit: int) -> list[MatchingTask]:
+        """Up to ``limit`` more tasks this poller can take from this partition's backlog, oldest first, without
+        waiting (a poll that got its first task takes what else is ready in the same hop)."""
+        tasks: list[MatchingTask] = []
+        while len(tasks) < limit and (task := self._take_local(poller)) is not None:
+            tasks.append(task)
+        return tasks
+
     def take(self, poller: Poller) -> tuple[MatchingTask | None, bool]:
         """Child side of a root pull: (the oldest task this poller can take or None, backlog left?)."""
         self._touch()

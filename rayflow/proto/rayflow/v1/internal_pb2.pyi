@@ -32,7 +32,7 @@ class TaskToken(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., activity_id: _Optional[str] = ...) -> None: ...
 
 class MatchingTask(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "scheduled_event_id", "attempt", "task_queue_type", "task_queue", "create_time", "resource_label", "query_id")
+    __slots__ = ("namespace", "workflow_id", "run_id", "scheduled_event_id", "attempt", "task_queue_type", "task_queue", "create_time", "resource_label", "query_id", "history", "history_last_event_id")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,8 @@ class MatchingTask(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_LABEL_FIELD_NUMBER: _ClassVar[int]
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
@@ -53,7 +55,9 @@ class MatchingTask(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     resource_label: str
     query_id: str
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., task_queue_type: _Optional[_Union[_request_response_pb2.TaskQueueType, str]] = ..., task_queue: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resource_label: _Optional[str] = ..., query_id: _Optional[str] = ...) -> None: ...
+    history: bytes
+    history_last_event_id: int
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., task_queue_type: _Optional[_Union[_request_response_pb2.TaskQueueType, str]] = ..., task_queue: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resource_label: _Optional[str] = ..., query_id: _Optional[str] = ..., history: _Optional[bytes] = ..., history_last_event_id: _Optional[int] = ...) -> None: ...
 
 class ExecutionInfo(_message.Message):
     __slots__ = ("namespace", "workflow_id", "run_id", "workflow_type", "task_queue", "status", "start_time", "close_time", "execution_timeout", "run_timeout", "task_timeout", "execution_expiration_time", "run_expiration_time", "first_execution_run_id", "request_id", "next_event_id", "previous_started_event_id", "sticky_task_queue", "sticky_schedule_to_start_timeout", "close_event_id", "memo", "parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id", "parent_notified")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rayflow.proto.rayflow.v1 import internal_pb2
+from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2
 from rayflow.proto.rayflow.v1 import request_response_pb2 as RR
 from rayflow.service.config import is_sticky_queue
 from rayflow.service.history import _wire
@@ -28,6 +28,8 @@ async def record_task_started(ctx: ShardContext, task: internal_pb2.MatchingTask
 
 async def _record_workflow_task_started(ctx: ShardContext, key: Key, task: internal_pb2.MatchingTask, identity: str,
                                         request_id: str) -> bytes | None:
+    written: list[history_pb2.HistoryEvent] = []
+
     def start(builder: StateBuilder) -> object:
         wft = builder.state.workflow_task
         if not builder.is_open or wft.scheduled_event_id != task.scheduled_event_id or wft.attempt != task.attempt:
@@ -35,20 +37,39 @@ async def _record_workflow_task_started(ctx: ShardContext, key: Key, task: inter
         if wft.started_event_id:
             return UNCHANGED if wft.request_id == request_id else False  # a retried call: answer again
         builder.start_workflow_task(identity, request_id)
+        written.extend(builder.new_events)
         return True
 
     state = await ctx.transact(key, start)
     if state is None:
         return None
-    return await workflow_task(ctx, key, state, is_sticky_queue(task.task_queue))
+    history = _carried_history(task, written, state.workflow_task.started_event_id)
+    return await workflow_task(ctx, key, state, is_sticky_queue(task.task_queue), history=history)
 
 
-async def workflow_task(ctx: ShardContext, key: Key, state: internal_pb2.MutableState, sticky: bool) -> bytes:
-    """The started workflow task with its history: all of it, or (sticky) what the worker has not seen."""
+def _carried_history(task: internal_pb2.MatchingTask, written: list[history_pb2.HistoryEvent],
+                     started_event_id: int) -> list[bytes] | None:
+    """The whole history up to the started event without reading the store: what the task carries
+    (``mutable_state.with_history``) followed by what this start wrote, when the two meet exactly."""
+    if (not task.history or not written or written[0].event_id != task.history_last_event_id + 1
+            or written[-1].event_id != started_event_id):
+        return None
+    return [task.history, _wire.history_bytes(event.SerializeToString() for event in written)]
+
+
+async def workflow_task(ctx: ShardContext, key: Key, state: internal_pb2.MutableState, sticky: bool,
+                        history: list[bytes] | None = None) -> bytes:
+    """The started workflow task with its history: all of it, or (sticky) what the worker has not seen.
+    ``history``: the whole history as serialized ``History`` parts, when the caller has it (not read again)."""
     info, wft = state.execution_info, state.workflow_task
     sticky = sticky and info.previous_started_event_id > 0
     first = info.previous_started_event_id + 1 if sticky else 1
-    events = await ctx.store.read_history(ctx.index, *key, first_event_id=first, last_event_id=wft.started_event_id)
+    if history is not None and not sticky:
+        history_data = b"".join(history)
+    else:
+        events = await ctx.store.read_history(ctx.index, *key, first_event_id=first,
+                                              last_event_id=wft.started_event_id)
+        history_data = _wire.history_bytes(events)
     token = internal_pb2.TaskToken(namespace=key[0], workflow_id=key[1], run_id=key[2],
                                    scheduled_event_id=wft.scheduled_event_id,
                                    started_event_id=wft.started_event_id, attempt=wft.attempt)
@@ -66,7 +87,7 @@ async def workflow_task(ctx: ShardContext, key: Key, state: internal_pb2.Mutable
     response.scheduled_time.CopyFrom(wft.scheduled_time)
     response.started_time.CopyFrom(wft.started_time)
     response.updates.extend(ctx.updates.offers(key))
-    return response.SerializeToString() + _wire.length_delimited(7, _wire.history_bytes(events))
+    return response.SerializeToString() + _wire.length_delimited(7, history_data)
 
 
 async def _record_activity_task_started(ctx: ShardContext, key: Key, task: internal_pb2.MatchingTask, identity: str,
