@@ -136,7 +136,8 @@ class Client:
             service_label_selector: in Ray, PostgreSQL store: Ray node labels the service actors must run on
                 (default: any node, off accelerator nodes while other nodes exist).
             ray_namespace: in Ray: Ray namespace of the service actors (default ``"rayflow"``).
-            num_shards: history shards when the store is new (default 4; fixed afterwards).
+            num_shards: history shards when the store is new (default: one per two CPU cores here, 1 to 4;
+                fixed afterwards).
             num_matching: Matching actors (default 1).
             task_queue_partitions: partitions per task queue name (others get ``default_partitions``, 4).
             durability: ``"normal"`` or ``"fsync"`` (fsync on every commit).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 #: Ray namespace holding the service actors unless the caller picks another.
@@ -24,12 +25,18 @@ ADDRESS_ENV = "RAYFLOW_ADDRESS"
 LOG_LEVEL_ENV = "RAYFLOW_LOG_LEVEL"
 API_KEY_ENV = "RAYFLOW_API_KEY"
 
-#: Number of history shards; fixed when a data directory is created.
-DEFAULT_NUM_SHARDS = 4
+#: Number of history shards of a new store (fixed when the store is created): one per two CPU cores of the
+#: machine that creates it, 1 to 4. A shard is one process and uses up to a core; on two cores one shard
+#: carries W1 faster than two or four (bench/RESULTS.md, issue 12: batched hops made shards CPU-bound).
+DEFAULT_NUM_SHARDS = max(1, min(4, (os.cpu_count() or 2) // 2))
 #: Number of Matching actors hosting all task-queue partitions.
 DEFAULT_NUM_MATCHING = 1
 #: Partitions of a task queue unless configured per queue.
 DEFAULT_TASK_QUEUE_PARTITIONS = 4
+
+#: Mutable states of open executions one history shard keeps in memory (an LRU); the others are read back from
+#: the store when next needed, so memory at rest does not grow with the number of waiting workflows.
+DEFAULT_MUTABLE_STATE_CACHE_SIZE = 10_000
 
 #: Calls one service actor (shard, Matching) runs at once: long polls and waits are multiplexed, so few are held.
 DEFAULT_ACTOR_MAX_CONCURRENCY = 10000
