@@ -83,17 +83,34 @@ def _is_json_value(value: Any, depth: int = 0) -> bool:
     return False
 
 
+# One encoder for every JSON payload: ``json.dumps`` with options builds a new encoder on each call.
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# Copying a payload that already holds its metadata is far cheaper than filling the map field anew.
+_TEMPLATES = {
+    encoding: message_pb2.Payload(metadata={"encoding": encoding})
+    for encoding in (ENCODING_NULL, ENCODING_BINARY, ENCODING_JSON, ENCODING_CLOUDPICKLE)
+}
+
+
+def _payload(encoding: bytes, data: bytes = b"") -> message_pb2.Payload:
+    """A payload with ``{"encoding": encoding}`` as its metadata and ``data``."""
+    payload = message_pb2.Payload()
+    payload.CopyFrom(_TEMPLATES[encoding])
+    if data:
+        payload.data = data
+    return payload
+
+
 class DefaultPayloadConverter:
     """Converts single Python values to and from ``Payload`` protos."""
 
     def to_payload(self, value: Any) -> message_pb2.Payload:
         if value is None:
-            return message_pb2.Payload(metadata={"encoding": ENCODING_NULL})
+            return _payload(ENCODING_NULL)
         if isinstance(value, (bytes, bytearray, memoryview)) and type(value) in (bytes, bytearray, memoryview):
-            return message_pb2.Payload(metadata={"encoding": ENCODING_BINARY}, data=bytes(value))
+            return _payload(ENCODING_BINARY, bytes(value))
         if _is_json_value(value):
-            data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-            return message_pb2.Payload(metadata={"encoding": ENCODING_JSON}, data=data)
+            return _payload(ENCODING_JSON, _JSON_ENCODER.encode(value).encode())
         try:
             data = cloudpickle.dumps(value)
         except Exception as err:
@@ -102,7 +119,7 @@ class DefaultPayloadConverter:
                 f"and cloudpickle failed ({type(err).__name__}: {err}). Pass JSON-able values, bytes, "
                 f"or objects that can be pickled (no open files, locks, sockets or generators)."
             ) from err
-        return message_pb2.Payload(metadata={"encoding": ENCODING_CLOUDPICKLE}, data=data)
+        return _payload(ENCODING_CLOUDPICKLE, data)
 
     def from_payload(self, payload: message_pb2.Payload) -> Any:
         encoding = payload.metadata.get("encoding", b"")

@@ -13,14 +13,12 @@ failure exception types, as Temporal does).
 
 from __future__ import annotations
 
-import asyncio
 import collections
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from rayflow.common import timestamp_from_proto
 from rayflow.converter import DataConverter
 from rayflow.exceptions import NondeterminismError, PayloadError
 from rayflow.proto.rayflow.v1 import command_pb2, history_pb2
@@ -32,6 +30,15 @@ from rayflow.worker.replay.updates import UpdateOffer, deliver, recorded_updates
 __all__ = ["ActivationResult", "WorkflowInstance"]
 
 HistoryEvent = history_pb2.HistoryEvent
+_COMMAND_EVENT_TYPES = commands.COMMAND_EVENT_TYPES
+_JOB_EVENT_TYPES = jobs.JOB_EVENT_TYPES
+_TASK_STARTED = history_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED
+_TASK_COMPLETED = history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+
+
+def _after(events: list[HistoryEvent], index: int) -> Iterator[HistoryEvent]:
+    """The events after ``events[index]``, without copying them (a task's scans stop at the next task)."""
+    return (events[i] for i in range(index + 1, len(events)))
 
 
 @dataclass
@@ -134,25 +141,31 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         rejected: list[tuple[str, Any]] = []
         offers = [u if isinstance(u, UpdateOffer) else UpdateOffer(u.update_id, u.name, u.input)
                   for u in updates]
+        last = len(events) - 1
+        # Patch markers and accepted updates are rare: look for them after each replayed task only if any.
+        kinds = {event.event_type for event in events}
+        has_markers = history_pb2.EVENT_TYPE_MARKER_RECORDED in kinds
+        has_updates = history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED in kinds
         try:
             for index, event in enumerate(events):
                 self._next_event_id = event.event_id + 1
-                following = events[index + 1] if index + 1 < len(events) else None
                 kind = event.event_type
-                if kind in commands.COMMAND_EVENT_TYPES:
+                if kind in _COMMAND_EVENT_TYPES:
                     self._match(event)
-                elif kind in jobs.JOB_EVENT_TYPES:
+                elif kind in _JOB_EVENT_TYPES:
                     self._pending_jobs.append(event)
-                elif kind == history_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                elif kind == _TASK_STARTED:
                     self._check_all_recorded(event)
-                    if following is None:
+                    if index == last:
                         live = self._activate(event, replaying=False, offers=offers, rejected=rejected)
                         self._answered_task = True
-                    elif following.event_type == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-                        self._replayed_patches = patches.recorded_patch_ids(events[index + 1 :])
-                        self._activate(event, replaying=True, offers=recorded_updates(events[index + 1 :]))
+                    elif events[index + 1].event_type == _TASK_COMPLETED:
+                        self._replayed_patches = (patches.recorded_patch_ids(_after(events, index))
+                                                  if has_markers else set())
+                        self._activate(event, replaying=True,
+                                       offers=recorded_updates(_after(events, index)) if has_updates else ())
                     # else it failed or timed out: its jobs stay pending for the next task
-                elif kind == history_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                elif kind == _TASK_COMPLETED:
                     self._answered_task = False
                 if self._task_failure is not None:
                     break
@@ -192,7 +205,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
             return
         self._loop_closed = True
         with self._running():
-            for task in asyncio.all_tasks(self):
+            for task in self.pending_tasks():
                 task._log_destroy_pending = False  # type: ignore[attr-defined]
                 try:
                     task.get_coro().close()  # runs `finally` blocks; they may not await
@@ -273,7 +286,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
     def _activate(self, started: HistoryEvent, *, replaying: bool, offers: Sequence[Any] = (),
                   rejected: list[tuple[str, Any]] | None = None) -> list[PendingCommand]:
         """Deliver the pending jobs and run the code until it waits; return the commands it issued."""
-        self._now = timestamp_from_proto(started.event_time) or self._now
+        self._set_now(started.event_time)
         self._replaying = replaying
         self._last_started_event_id = started.event_id
         self._history_length = started.event_id

@@ -13,9 +13,9 @@ import collections
 import contextvars
 import logging
 import sys
+import weakref
 from abc import abstractmethod
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 __all__ = ["DeterministicEventLoop", "WorkflowTimer"]
@@ -56,6 +56,9 @@ class DeterministicEventLoop(asyncio.AbstractEventLoop):
         self._ready: collections.deque[asyncio.Handle] = collections.deque()
         self._loop_closed = False
         self._exception_handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], Any] | None = None
+        # This loop's tasks: asyncio.all_tasks(loop) walks every task of the process (all loops), which made
+        # closing an instance cost O(tasks in the replica) (bench/RESULTS.md, issue 12).
+        self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
     # -- hooks for the workflow instance --------------------------------------------------------------
 
@@ -75,22 +78,13 @@ class DeterministicEventLoop(asyncio.AbstractEventLoop):
 
     # -- running ---------------------------------------------------------------------------------
 
-    @contextmanager
-    def _running(self) -> Iterator[None]:
-        """Make this the thread's running loop (restoring the previous one after).
+    def _running(self) -> _Running:
+        """Make this the thread's running loop (restoring the previous one after), as a context manager.
 
         Async-generator hooks are cleared meanwhile: the hooks of a loop running in this thread (e.g. a
         Ray async actor's) would otherwise adopt workflow async generators and finalize them there.
         """
-        previous = asyncio.events._get_running_loop()
-        hooks = sys.get_asyncgen_hooks()
-        asyncio.events._set_running_loop(self)
-        sys.set_asyncgen_hooks(firstiter=None, finalizer=None)
-        try:
-            yield
-        finally:
-            sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=hooks.finalizer)
-            asyncio.events._set_running_loop(previous)
+        return _Running(self)
 
     def _run_ready(self, stop: Callable[[], bool]) -> None:
         """Run ready callbacks in order until none is left or ``stop()`` is true."""
@@ -135,7 +129,13 @@ class DeterministicEventLoop(asyncio.AbstractEventLoop):
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
-        return asyncio.Task(coro, loop=self, name=name, context=context)
+        task = asyncio.Task(coro, loop=self, name=name, context=context)
+        self._tasks.add(task)
+        return task
+
+    def pending_tasks(self) -> list[asyncio.Task[Any]]:
+        """This loop's tasks not done (those made with ``create_task``, as workflow code makes them)."""
+        return [task for task in list(self._tasks) if not task.done()]
 
     def get_debug(self) -> bool:
         return False
@@ -187,3 +187,28 @@ for _name, _value in vars(asyncio.AbstractEventLoop).items():
     if not _name.startswith("_") and callable(_value) and _name not in vars(DeterministicEventLoop):
         setattr(DeterministicEventLoop, _name, _forbidden(_name))
 del _name, _value
+
+
+class _Running:
+    """``DeterministicEventLoop._running()``: a plain class, cheaper than a ``contextmanager`` generator on
+    a path taken once per workflow task."""
+
+    __slots__ = ("_loop", "_previous", "_hooks")
+
+    def __init__(self, loop: DeterministicEventLoop) -> None:
+        self._loop = loop
+
+    def __enter__(self) -> None:
+        self._previous = asyncio.events._get_running_loop()
+        hooks = sys.get_asyncgen_hooks()
+        # In the worker's replay thread there are none to clear (they are per thread).
+        self._hooks = hooks if hooks.firstiter is not None or hooks.finalizer is not None else None
+        asyncio.events._set_running_loop(self._loop)
+        if self._hooks is not None:
+            sys.set_asyncgen_hooks(firstiter=None, finalizer=None)
+
+    def __exit__(self, *exc: object) -> None:
+        hooks = self._hooks
+        if hooks is not None:
+            sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=hooks.finalizer)
+        asyncio.events._set_running_loop(self._previous)

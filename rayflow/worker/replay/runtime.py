@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from rayflow import workflow
 from rayflow._runtime import ActivityRequest, WorkflowRuntime
 from rayflow.common import ActivityCancellationType, timestamp_from_proto
@@ -73,8 +75,9 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             task_queue=task_queue,
             first_execution_run_id=run_id,
         )
-        self._random = random.Random(int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:8], "big"))
-        self._now = _EPOCH
+        self._random: random.Random | None = None  # seeded from the run id when the code first asks
+        self._now_value = _EPOCH  # the current task's time, converted from _now_pending when first read
+        self._now_pending: tuple[int, int] | None = None  # (seconds, nanos): no reference to the task's message
         self._replaying = False
         self._activation_commands: list[PendingCommand] | None = None  # set while an activation runs
         self._activity_seq = 0
@@ -453,6 +456,21 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
 
     # -- event loop hooks ----------------------------------------------------------------------------
 
+    @property
+    def _now(self) -> datetime:
+        """Aware UTC time of the current workflow task's WORKFLOW_TASK_STARTED (the epoch before any)."""
+        if self._now_pending is not None:
+            seconds, nanos = self._now_pending
+            self._now_value = timestamp_from_proto(Timestamp(seconds=seconds, nanos=nanos)) or self._now_value
+            self._now_pending = None
+        return self._now_value
+
+    def _set_now(self, event_time: Timestamp) -> None:
+        """The current task started at ``event_time`` (unset keeps the previous time)."""
+        seconds, nanos = event_time.seconds, event_time.nanos
+        if seconds or nanos:
+            self._now_pending = (seconds, nanos)
+
     def _workflow_clock(self) -> float:
         return self._now.timestamp()
 
@@ -485,6 +503,9 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         return self._now
 
     def workflow_random(self) -> random.Random:
+        if self._random is None:  # made on first use: most workflows never ask, and seeding costs
+            seed = int.from_bytes(hashlib.sha256(self._info.run_id.encode()).digest()[:8], "big")
+            self._random = random.Random(seed)
         return self._random
 
     def workflow_is_replaying(self) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ class UpdateOffer:
     validate: bool = True
 
 
-def recorded_updates(events_after_started: Sequence[history_pb2.HistoryEvent]) -> list[UpdateOffer]:
+def recorded_updates(events_after_started: Iterable[history_pb2.HistoryEvent]) -> list[UpdateOffer]:
     """The updates a completed task accepted: its UPDATE_ACCEPTED events, up to the next task's start."""
     offers = []
     for event in events_after_started:
