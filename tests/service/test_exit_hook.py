@@ -1,0 +1,48 @@
+"""A program that started its own Ray stops Ray's autoscaler monitor at exit before Ray's own exit hook (which
+otherwise waits a second for it: bench/cold_start.py), and the hook is harmless everywhere else."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import ray
+
+from rayflow.service import bootstrap
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import ray
+from rayflow.service import bootstrap
+bootstrap.connect_ray(None)
+node = ray._private.worker._global_node
+(monitor,) = node.all_processes["monitor"]
+assert monitor.process.poll() is None
+bootstrap._stop_ray_monitor_at_exit()
+assert monitor.process.poll() is not None, "the monitor still runs"
+assert ray.is_initialized()
+print("monitor stopped", flush=True)
+"""
+
+
+def test_the_exit_hook_leaves_alone_a_ray_this_process_did_not_start() -> None:
+    attached = ray.is_initialized()  # run with the other tests: attached to the session's cluster
+    bootstrap._stop_ray_monitor_at_exit()  # no node of this process: returns quietly
+    assert ray.is_initialized() == attached
+    if attached:
+        assert ray.cluster_resources()  # the cluster still answers
+
+
+def test_a_program_that_started_ray_stops_its_monitor_and_exits_cleanly() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    with tempfile.TemporaryDirectory(prefix="rf-exit-") as tmp:  # short: Ray's socket paths must fit 107 bytes
+        env |= {"RAY_TMPDIR": tmp, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp, env=env, capture_output=True, text=True,
+                              timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "monitor stopped" in done.stdout
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
