@@ -107,6 +107,7 @@ class Client:
         task_queue_partitions: dict[str, int] | None = None,
         default_partitions: int = constants.DEFAULT_TASK_QUEUE_PARTITIONS,
         durability: str = "normal",
+        mutable_state_cache_size: int = constants.DEFAULT_MUTABLE_STATE_CACHE_SIZE,
     ) -> Client:
         """Connect to rayflow: over gRPC to a frontend, or straight to the service actors in Ray.
 
@@ -141,6 +142,8 @@ class Client:
             num_matching: Matching actors (default 1).
             task_queue_partitions: partitions per task queue name (others get ``default_partitions``, 4).
             durability: ``"normal"`` or ``"fsync"`` (fsync on every commit).
+            mutable_state_cache_size: open executions' states each history shard keeps in memory (default
+                10,000; the others are read back from the store when next used).
 
         Raises:
             ServiceUnavailableError: no frontend answers at ``target`` (the message says how to start one).
@@ -176,6 +179,7 @@ class Client:
             task_queue_partitions=dict(task_queue_partitions or {}),
             durability=durability,
             service_label_selector=dict(service_label_selector or {}),
+            mutable_state_cache_size=mutable_state_cache_size,
         )
         return Client(config, namespace=namespace, data_converter=converter, identity=identity)
 

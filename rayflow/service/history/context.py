@@ -87,7 +87,7 @@ class ShardContext:
                 if missing_ok:
                     return None
                 raise TaskNotFoundError(f"workflow {key[1]!r} run {key[2]!r} does not exist") from None
-            builder = StateBuilder(execution.state, now())
+            builder = StateBuilder(execution.state, now(), copy=False)  # ``state`` is a fresh copy
             outcome = mutate(builder)
             if not outcome:
                 return None
@@ -120,14 +120,15 @@ class ShardContext:
             logger.error("history shard %d: a write's outcome is unknown (store unreachable): exiting to be "
                          "restarted", self.index)
             os._exit(1)
-        for key, builder, create in changes:
-            self._committed(key, builder, create)
+        for (key, builder, create), write in zip(changes, writes, strict=True):
+            self._committed(key, builder, create, write.state)
 
-    def _committed(self, key: Key, builder: StateBuilder, created: bool) -> None:
-        """After the commit: the mirror, then the tasks, timers, waiters and child work follow."""
+    def _committed(self, key: Key, builder: StateBuilder, created: bool, data: bytes) -> None:
+        """After the commit (``data``: the state as written): the mirror, then the tasks, timers, waiters and
+        child work follow."""
         state, info = builder.state, builder.info
         self.updates.committed(key, state, builder.new_events, info.status != RUNNING)
-        execution = self.cache.committed(key, state, created=created)
+        execution = self.cache.committed(key, state, created=created, data=data)
         self.register_timers(key, state)  # a closed run has none left
         if execution is not None:
             for task in builder.tasks:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 
 from rayflow import constants
 from rayflow.exceptions import WorkflowNotFoundError
@@ -33,15 +32,28 @@ __all__ = ["Execution", "ExecutionCache", "Key"]
 Key = tuple[str, str, str]  # (namespace, workflow_id, run_id)
 
 
-@dataclass(eq=False)
 class Execution:
-    """A stored execution as the shard last wrote it."""
+    """A stored execution as the shard last wrote it, kept serialized: a parsed ``MutableState`` costs several
+    times its wire size in memory (bench/RESULTS.md, W4 at rest), and each transaction works on a fresh copy
+    anyway, so ``state`` parses one (callers may change it; the cached bytes change only by ``set``)."""
 
-    state: internal_pb2.MutableState
+    __slots__ = ("data", "status")
+
+    def __init__(self, data: bytes, status: int) -> None:
+        self.data = data
+        self.status = status
+
+    @classmethod
+    def of(cls, state: internal_pb2.MutableState, data: bytes | None = None) -> Execution:
+        return cls(state.SerializeToString() if data is None else data, state.execution_info.status)
+
+    @property
+    def state(self) -> internal_pb2.MutableState:
+        return internal_pb2.MutableState.FromString(self.data)
 
     @property
     def is_open(self) -> bool:
-        return self.state.execution_info.status == RUNNING
+        return self.status == RUNNING
 
 
 class _Lock:
@@ -127,7 +139,7 @@ class ExecutionCache:
             return cached
         if record is None:
             raise WorkflowNotFoundError(f"workflow {key[1]!r} run {key[2]!r} not found in namespace {key[0]!r}")
-        execution = Execution(internal_pb2.MutableState.FromString(record.state))
+        execution = Execution(record.state, record.status)
         if execution.is_open and not stale:
             self._keep(key, execution)
         return execution
@@ -148,14 +160,16 @@ class ExecutionCache:
         }
 
     # -- changes (each after the store committed it) ------------------------------------------------
-    def load_open(self, key: Key, state: internal_pb2.MutableState) -> None:
-        """A running execution read by a starting shard: cached while the cache has room (the rest stays in
-        the store until used)."""
+    def load_open(self, key: Key, state: internal_pb2.MutableState, data: bytes) -> None:
+        """A running execution read by a starting shard (``data``: its state as stored): cached while the cache
+        has room (the rest stays in the store until used)."""
         if len(self._states) < self._capacity and key not in self._states:
-            self._keep(key, Execution(state))
+            self._keep(key, Execution.of(state, data))
 
-    def committed(self, key: Key, state: internal_pb2.MutableState, *, created: bool) -> Execution | None:
-        """Mirror a committed write of ``key``; the open execution, or None once it closed."""
+    def committed(self, key: Key, state: internal_pb2.MutableState, *, created: bool,
+                  data: bytes | None = None) -> Execution | None:
+        """Mirror a committed write of ``key`` (``data``: the state as written, if at hand); the open execution,
+        or None once it closed."""
         self._commits += 1
         if key in self._reads:
             self._committed_during_read[key] = self._commits
@@ -163,10 +177,11 @@ class ExecutionCache:
         if state.execution_info.status == RUNNING:
             execution = self._states.get(key)
             if execution is None:
-                execution = Execution(state)
+                execution = Execution.of(state, data)
                 self._keep(key, execution)
             else:
-                execution.state = state
+                execution.data = state.SerializeToString() if data is None else data
+                execution.status = state.execution_info.status
                 self._states.move_to_end(key)
             # As the store, only a new run changes the current run (``created``): an open run is the current
             # one (one open run per workflow id), and ``_keep`` recorded it when it was cached.
