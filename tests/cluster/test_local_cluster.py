@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from rayflow import constants
 from rayflow.local_cluster import group_alive
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +120,7 @@ def test_job_submit_twice_and_the_second_job_sees_the_first(cluster, tmp_path):
     assert ["job-1", "COMPLETED"] in second["listed"] and ["job-2", "COMPLETED"] in second["listed"]
     assert second["store"] == cluster["store"]
     actors = second["actors"]
-    assert len(actors) == 5  # 4 shards and Matching
+    assert len(actors) == constants.DEFAULT_NUM_SHARDS + 1  # the shards of `cluster up`'s default and Matching
     assert not any(on_accelerator for _, _, on_accelerator in actors)
     assert not {node for _, node, _ in actors} & set(second["gpu_nodes"]), "a service actor sits on the GPU node"
 
