@@ -232,9 +232,10 @@ class WorkerReplica:
                     while held < _MAX_TASKS_PER_POLL and not slots.locked():
                         await slots.acquire()  # free: taken at once
                         held += 1
-                free = held if hold or rate is not None else 1 + min(_MAX_TASKS_PER_POLL - 1, _free(slots))
+                # Held slots bound an activity poll; a workflow poll asks for the slots free now as well.
+                ask = held if hold or rate is not None else held + min(_MAX_TASKS_PER_POLL - 1, _free(slots))
                 tasks = await self._matching.poll_many(self._spec.namespace, queue, queue_type, poller,
-                                                       max_tasks=free)
+                                                       max_tasks=ask)
             except asyncio.CancelledError:
                 _release(slots, held)
                 raise

@@ -29,12 +29,12 @@ print("monitor stopped", flush=True)
 """
 
 
-def test_the_exit_hook_leaves_alone_a_ray_this_process_did_not_start() -> None:
-    attached = ray.is_initialized()  # run with the other tests: attached to the session's cluster
-    bootstrap._stop_ray_monitor_at_exit()  # no node of this process: returns quietly
-    assert ray.is_initialized() == attached
-    if attached:
-        assert ray.cluster_resources()  # the cluster still answers
+def test_the_exit_hook_leaves_alone_a_ray_this_process_did_not_start(ray_session) -> None:
+    """Attached to a running cluster (the test session's), the hook stops nothing: the head's monitor runs on."""
+    (monitor,) = ray_session.head_node.all_processes["monitor"]
+    bootstrap._stop_ray_monitor_at_exit()
+    assert monitor.process.poll() is None, "the hook stopped the monitor of a Ray this process only attached to"
+    assert ray.is_initialized() and ray.cluster_resources()  # the cluster still answers
 
 
 def test_a_program_that_started_ray_stops_its_monitor_and_exits_cleanly() -> None:

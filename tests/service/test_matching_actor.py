@@ -85,13 +85,13 @@ async def test_waiting_pollers_get_tasks_added_to_any_partition(matching: Matchi
     queue, where = spread_queue(matching)
     far = [p for p in (1, 2, 3) if where[p] != where[0]]
     polls = [
-        asyncio.ensure_future(direct(matching, queue, p).poll.remote(NS, queue, ACTIVITY, p, poller(f"p{p}"), 10))
+        asyncio.ensure_future(direct(matching, queue, p).poll_many.remote(NS, queue, ACTIVITY, p, poller(f"p{p}"), 10, 1))
         for p in range(4)
     ]
     await asyncio.sleep(0.5)
     for n, p in enumerate([far[0], 0, far[-1], 1]):
         await direct(matching, queue, p).add_task.remote(make_task(queue, n).SerializeToString(), p)
-    got = [internal_pb2.MatchingTask.FromString(data).workflow_id for data in await asyncio.gather(*polls)]
+    got = [internal_pb2.MatchingTask.FromString(data).workflow_id for (data,) in await asyncio.gather(*polls)]
     assert sorted(got) == ["wf-0", "wf-1", "wf-2", "wf-3"]
 
 
@@ -101,7 +101,7 @@ async def test_backlog_on_a_far_child_reaches_a_later_poller(matching: MatchingC
     other = next(p for p in (1, 2, 3) if p != far)
     for n, p in [(1, 0), (2, other)]:  # first the root pulls from the child, then a poll forwarded to it does
         await direct(matching, queue, far).add_task.remote(make_task(queue, n, "gpu").SerializeToString(), far)
-        data = await direct(matching, queue, p).poll.remote(NS, queue, ACTIVITY, p, poller("g", ("gpu",)), 5)
+        (data,) = await direct(matching, queue, p).poll_many.remote(NS, queue, ACTIVITY, p, poller("g", ("gpu",)), 5, 1)
         assert internal_pb2.MatchingTask.FromString(data).workflow_id == f"wf-{n}"
 
 
@@ -122,7 +122,7 @@ async def test_describe_shows_backlog_and_pollers(matching: MatchingClient) -> N
     for p in range(4):
         task = make_task(queue, p, "gpu" if p % 2 else "")
         await direct(matching, queue, p).add_task.remote(task.SerializeToString(), p)
-    await direct(matching, queue, 2).poll.remote(NS, queue, ACTIVITY, 2, poller("tpu", ("tpu",), False), 0.1)
+    await direct(matching, queue, 2).poll_many.remote(NS, queue, ACTIVITY, 2, poller("tpu", ("tpu",), False), 0.1, 1)
     info = await matching.describe_task_queue(NS, queue)
     assert [p["partition"] for p in info["activity"]] == [0, 1, 2, 3]
     assert [p["backlog"] for p in info["activity"]] == [1, 1, 1, 1]

@@ -157,16 +157,10 @@ class HistoryClient:
         await call(shard.respond_query_task_completed.remote(request.SerializeToString()), "answer a query")
 
     # -- matching -----------------------------------------------------------------------------
-    async def record_task_started(
-        self, task: internal_pb2.MatchingTask, identity: str, request_id: str
-    ) -> bytes | None:
-        """Record a dispatched task as started; None when the task is stale (drop it)."""
-        return await self._batched(self._index(task.namespace, task.workflow_id), "record_task_started",
-                                   task.SerializeToString(), identity, request_id)
-
     async def record_tasks_started(self, tasks: Sequence[internal_pb2.MatchingTask], identity: str,
                                    request_ids: Sequence[str]) -> list[bytes | None | BaseException]:
-        """``record_task_started`` of many tasks, one call per shard: each task's answer, or its error."""
+        """Record dispatched tasks as started, one call per shard: each task's serialized poll response, None
+        for a stale task (drop it), or its error."""
         by_shard: dict[int, list[int]] = {}
         for i, task in enumerate(tasks):
             by_shard.setdefault(self._index(task.namespace, task.workflow_id), []).append(i)

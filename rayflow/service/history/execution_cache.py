@@ -35,7 +35,7 @@ Key = tuple[str, str, str]  # (namespace, workflow_id, run_id)
 class Execution:
     """A stored execution as the shard last wrote it, kept serialized: a parsed ``MutableState`` costs several
     times its wire size in memory (bench/RESULTS.md, W4 at rest), and each transaction works on a fresh copy
-    anyway, so ``state`` parses one (callers may change it; the cached bytes change only by ``set``)."""
+    anyway, so ``state`` parses one (callers may change it; the cached bytes change only in ``committed``)."""
 
     __slots__ = ("data", "status")
 
@@ -45,6 +45,7 @@ class Execution:
 
     @classmethod
     def of(cls, state: internal_pb2.MutableState, data: bytes | None = None) -> Execution:
+        """``state`` kept as ``data`` (its serialized form, when at hand) or serialized now."""
         return cls(state.SerializeToString() if data is None else data, state.execution_info.status)
 
     @property
@@ -160,11 +161,11 @@ class ExecutionCache:
         }
 
     # -- changes (each after the store committed it) ------------------------------------------------
-    def load_open(self, key: Key, state: internal_pb2.MutableState, data: bytes) -> None:
-        """A running execution read by a starting shard (``data``: its state as stored): cached while the cache
-        has room (the rest stays in the store until used)."""
+    def load_open(self, key: Key, data: bytes, status: int) -> None:
+        """A running execution read by a starting shard (its state as stored, and its status): cached while the
+        cache has room (the rest stays in the store until used)."""
         if len(self._states) < self._capacity and key not in self._states:
-            self._keep(key, Execution.of(state, data))
+            self._keep(key, Execution(data, status))
 
     def committed(self, key: Key, state: internal_pb2.MutableState, *, created: bool,
                   data: bytes | None = None) -> Execution | None:
@@ -201,7 +202,7 @@ class ExecutionCache:
         lock is held or awaited: a transaction is reading or writing them). Nothing is lost: the store has them."""
         skipped = 0
         while len(self._states) > self._capacity and skipped < len(self._states):
-            key, execution = next(iter(self._states.items()))
+            key = next(iter(self._states))
             if key[:2] in self._locks:
                 self._states.move_to_end(key)
                 skipped += 1

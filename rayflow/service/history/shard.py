@@ -89,7 +89,7 @@ class HistoryShard:
             data = await read.close_event(ctx, key, state.execution_info.close_event_id)
             self._child_work(key, state, history_pb2.HistoryEvent.FromString(data))
             return
-        ctx.cache.load_open(key, state, record.state)
+        ctx.cache.load_open(key, record.state, record.status)
         ctx.register_timers(key, state)
         for task in pending_tasks(state, at):
             ctx.dispatch(key, task)

@@ -151,7 +151,8 @@ class MatchingEngine:
         config: the service layout.
         index: this actor's index in ``[0, config.num_matching)``.
         record_started: records a task as started with its history shard (default:
-            ``HistoryClient(config).record_task_started``); ``"echo"`` answers polls with the task itself.
+            ``HistoryClient(config).record_tasks_started``, one batch call per shard); ``"echo"`` answers polls
+            with the task itself.
         client: the placement oracle (default ``MatchingClient(config)``, actors looked up by name).
         persist: keep task queue rate limits in the store of ``config.store`` (default: only with the
             real history service, i.e. ``record_started`` None); ``store``: that store (default: opened lazily).
@@ -563,17 +564,6 @@ class MatchingActor:
     async def add_tasks(self, tasks: list[tuple[bytes, int]]) -> list[Any]:
         """Several ``add_task`` calls in one hop (history shards batch their dispatches)."""
         return await run_batch(self._batchable, [("add_task", item) for item in tasks])
-
-    async def poll(
-        self,
-        namespace: str,
-        task_queue: str,
-        task_queue_type: int,
-        partition: int,
-        poller: dict[str, Any],
-        timeout_s: float,
-    ) -> bytes | None:
-        return await self._engine.poll(namespace, task_queue, task_queue_type, partition, poller, timeout_s)
 
     async def poll_many(
         self,
