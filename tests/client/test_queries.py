@@ -90,3 +90,18 @@ async def test_query_without_worker_times_out(env, task_queue):
         assert await handle.query(Counter.value, rpc_timeout=timedelta(seconds=20)) == 0
         await handle.signal(Counter.finish)
         assert await handle.result() == 0
+
+
+async def test_a_query_right_after_a_signal_sees_it(env, task_queue):
+    """As in Temporal, a query waits for the workflow task a signal scheduled: signalled n times, the very next
+    query answers n (it is not answered from the cached state before the signal was applied)."""
+    client = env.client
+    async with Worker(client, task_queue=task_queue, workflows=[Counter]):
+        handle = await client.start_workflow(Counter.run, id=f"query-after-signal-{task_queue}", task_queue=task_queue)
+        answers = []
+        for _ in range(20):
+            await handle.signal(Counter.bump)
+            answers.append(await handle.query(Counter.value))
+        assert answers == list(range(1, 21))
+        await handle.signal(Counter.finish)
+        assert await handle.result() == 20

@@ -23,10 +23,13 @@ async def query_workflow(ctx: ShardContext, request: RR.QueryWorkflowRequest) ->
     key = await ctx.cache.resolve(request.namespace, request.workflow_id, request.run_id)
     timeout = query_timeout(request)
     deadline = time.monotonic() + timeout
-    info = (await ctx.cache.load(key)).state.execution_info
-    while info.status == RUNNING and not info.previous_started_event_id and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)  # the workflow object exists once its first workflow task completed
-        info = (await ctx.cache.load(key)).state.execution_info
+    state = (await ctx.cache.load(key)).state
+    # As Temporal, a query sees what the run has been sent: it waits for a workflow task scheduled or running
+    # (e.g. for a signal just accepted) to complete, and the workflow object exists once its first one did.
+    while _task_pending(state) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        state = (await ctx.cache.load(key)).state
+    info = state.execution_info
     query_id, pending = ctx.queries.add(key, request.query_type, request.query_args)
     task = internal_pb2.MatchingTask(namespace=key[0], workflow_id=key[1], run_id=key[2],
                                      task_queue_type=RR.TASK_QUEUE_TYPE_WORKFLOW, task_queue=info.task_queue,
@@ -51,6 +54,14 @@ async def query_workflow(ctx: ShardContext, request: RR.QueryWorkflowRequest) ->
     if failure is not None:
         raise WorkflowQueryFailedError(failure.message)
     return RR.QueryWorkflowResponse(query_result=result)
+
+
+def _task_pending(state: internal_pb2.MutableState) -> bool:
+    """A running run whose first workflow task has not completed, or with a first attempt of a workflow task
+    scheduled or started. A failing one (attempt > 1) is not waited for: the query sees the last good state."""
+    info, wft = state.execution_info, state.workflow_task
+    return info.status == RUNNING and (not info.previous_started_event_id
+                                       or (wft.scheduled_event_id > 0 and wft.attempt <= 1))
 
 
 async def _fallback(ctx: ShardContext, task: internal_pb2.MatchingTask) -> None:
