@@ -2,7 +2,9 @@
 
 SQLite: a shard database (``shard-<i>.db``) holds the shard's ownership row, its executions, the
 current run of each workflow id and the history events; the metadata database (``cluster.db``) holds
-key/value cluster settings. ``PRAGMA user_version`` records the schema version for migrations.
+key/value cluster settings. ``PRAGMA user_version`` records the schema version for migrations: a
+new file gets the current schema at once; an older one first runs ``SQLITE_SHARD_MIGRATIONS`` (shard
+databases; the metadata database's version 1 needs no change).
 
 PostgreSQL: the same tables in one schema of one database (the store URL's ``schema``), each with a
 leading ``shard_id`` column where SQLite has one file per shard. The ``schema_version`` table's one
@@ -27,10 +29,12 @@ __all__ = [
     "POSTGRES_VERSION_TABLE",
     "SCHEMA_VERSION",
     "SQLITE_METADATA_SCHEMA",
+    "SQLITE_SHARD_MIGRATIONS",
     "SQLITE_SHARD_SCHEMA",
 ]
 
-SCHEMA_VERSION = 1
+#: The SQLite files' ``user_version``. 2: ``executions.build_ids``.
+SCHEMA_VERSION = 2
 
 # Executions and events keep a rowid (no WITHOUT ROWID): their rows hold blobs that may be large.
 SQLITE_SHARD_SCHEMA = f"""
@@ -51,6 +55,8 @@ CREATE TABLE IF NOT EXISTS {TABLE_EXECUTIONS} (
     state BLOB NOT NULL,
     -- 1 while a closed run still has work for its shard (e.g. tell its parent it closed): reloaded on restart.
     needs_attention INTEGER NOT NULL DEFAULT 0,
+    -- The run's BuildIds entries as "|a|b|" ('' for none); listings filter it with LIKE, unindexed.
+    build_ids TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (namespace, workflow_id, run_id)
 );
 CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_status_start ON {TABLE_EXECUTIONS} (status, start_time);
@@ -83,6 +89,13 @@ CREATE TABLE IF NOT EXISTS {TABLE_HISTORY} (
 );
 PRAGMA user_version = {SCHEMA_VERSION};
 """
+
+#: ``SQLITE_SHARD_MIGRATIONS[v]``: the statements that bring a shard database from version ``v`` to ``v + 1``
+#: (run in order, in one write transaction, before ``SQLITE_SHARD_SCHEMA``; a new file, version 0, skips
+#: them: its CREATE TABLE has every column). Add a step for each SCHEMA_VERSION bump.
+SQLITE_SHARD_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (f"ALTER TABLE {TABLE_EXECUTIONS} ADD COLUMN build_ids TEXT NOT NULL DEFAULT ''",),
+}
 
 SQLITE_METADATA_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE_METADATA} (
@@ -154,9 +167,15 @@ CREATE TABLE {TABLE_METADATA} (
 );
 """
 
+# Version 2: the run's BuildIds entries ("|a|b|", '' for none), filtered with LIKE, unindexed. A constant
+# default: PostgreSQL 11+ adds the column without rewriting the table.
+_POSTGRES_V2 = f"""
+ALTER TABLE {TABLE_EXECUTIONS} ADD COLUMN build_ids TEXT COLLATE "C" NOT NULL DEFAULT '';
+"""
+
 #: ``POSTGRES_MIGRATIONS[v]`` upgrades a schema at version ``v``; run in order, in one transaction, with
 #: the schema as ``search_path``. Append to it (never edit a released step) and the version follows.
-POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_V1,)
+POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_V1, _POSTGRES_V2)
 POSTGRES_SCHEMA_VERSION = len(POSTGRES_MIGRATIONS)
 
 #: Creates the version table (version 0: empty schema) if missing; run under the migration lock.

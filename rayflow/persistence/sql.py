@@ -42,6 +42,7 @@ from rayflow.persistence.store import (
 )
 
 __all__ = [
+    "BUILD_IDS_SEPARATOR",
     "DURABILITIES",
     "Outcome",
     "Queries",
@@ -49,6 +50,8 @@ __all__ = [
     "Step",
     "check_durability",
     "check_shard_id",
+    "decode_build_ids",
+    "encode_build_ids",
     "list_executions_query",
     "resolve",
     "write_steps",
@@ -59,8 +62,16 @@ DURABILITIES = ("normal", "fsync")
 
 EXECUTION_COLUMNS = "namespace, workflow_id, run_id, state, status, next_event_id"
 SUMMARY_COLUMNS = (
-    "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, next_event_id"
+    "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, next_event_id, "
+    "build_ids"
 )
+
+#: The ``build_ids`` column holds a run's BuildIds entries as ``"|a|b|"`` (``""`` for none): each entry between
+#: two separators, so ``LIKE '%|a|%'`` finds exactly the entry ``a``.
+BUILD_IDS_SEPARATOR = "|"
+# The ESCAPE character of the build id filter's LIKE pattern (neither a placeholder nor a backslash, which a
+# PostgreSQL server without standard_conforming_strings would read as a string escape).
+_LIKE_ESCAPE = "!"
 
 Params = Sequence[Any]
 
@@ -122,21 +133,22 @@ class Queries:
         self.select_current_run = sql(f"SELECT run_id, status FROM {TABLE_CURRENT_EXECUTIONS} WHERE {workflow}")
         self.insert_execution = sql(
             f"INSERT INTO {TABLE_EXECUTIONS} ({cols}namespace, workflow_id, run_id, workflow_type, task_queue, "
-            f"status, start_time, close_time, next_event_id, state, needs_attention) "
-            f"VALUES ({vals}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            f"status, start_time, close_time, next_event_id, state, needs_attention, build_ids) "
+            f"VALUES ({vals}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
         )
         self.upsert_current = sql(
             f"INSERT INTO {TABLE_CURRENT_EXECUTIONS} ({cols}namespace, workflow_id, run_id, status, request_id) "
             f"VALUES ({vals}?, ?, ?, ?, ?) ON CONFLICT ({cols}namespace, workflow_id) DO UPDATE SET "
             f"run_id = excluded.run_id, status = excluded.status, request_id = excluded.request_id"
         )
-        # Empty or zero listing fields keep the stored ones.
+        # Empty or zero listing fields keep the stored ones (build_ids: no entries keep the stored ones).
         self.update_execution = sql(
             f"UPDATE {TABLE_EXECUTIONS} SET state = ?, status = ?, next_event_id = ?, needs_attention = ?, "
             f"workflow_type = CASE WHEN ? != '' THEN ? ELSE workflow_type END, "
             f"task_queue = CASE WHEN ? != '' THEN ? ELSE task_queue END, "
             f"start_time = CASE WHEN ? > 0 THEN ? ELSE start_time END, "
-            f"close_time = CASE WHEN ? > 0 THEN ? ELSE close_time END "
+            f"close_time = CASE WHEN ? > 0 THEN ? ELSE close_time END, "
+            f"build_ids = CASE WHEN ? != '' THEN ? ELSE build_ids END "
             f"WHERE {run}"
         )
         self.update_current = sql(f"UPDATE {TABLE_CURRENT_EXECUTIONS} SET status = ? WHERE {run}")
@@ -198,8 +210,39 @@ def write_steps(queries: Queries, shard_id: int, range_id: int, writes: list[Exe
     return steps
 
 
+def encode_build_ids(build_ids: Sequence[str]) -> str:
+    """The ``build_ids`` column value of these entries: ``"|a|b|"``, or ``""`` for none.
+
+    Raises:
+        ValueError: an entry contains the separator ``"|"`` (or ``build_ids`` is one string, not a sequence).
+    """
+    if isinstance(build_ids, str):
+        raise ValueError(f"build_ids must be a sequence of entries, not the string {build_ids!r}")
+    entries = tuple(build_ids)
+    for entry in entries:
+        if not isinstance(entry, str):
+            raise ValueError(f"a build id entry must be a string, got {entry!r}")
+        if BUILD_IDS_SEPARATOR in entry:
+            raise ValueError(f"build id entry {entry!r} contains {BUILD_IDS_SEPARATOR!r}, which the store cannot keep")
+    if not entries:
+        return ""
+    return f"{BUILD_IDS_SEPARATOR}{BUILD_IDS_SEPARATOR.join(entries)}{BUILD_IDS_SEPARATOR}"
+
+
+def decode_build_ids(text: str) -> tuple[str, ...]:
+    """The entries of a ``build_ids`` column value (``encode_build_ids`` reversed)."""
+    return tuple(text[1:-1].split(BUILD_IDS_SEPARATOR)) if text else ()
+
+
+def _build_id_pattern(build_id: str) -> str:
+    """The LIKE pattern (ESCAPE ``_LIKE_ESCAPE``) of a ``build_ids`` value holding exactly the entry ``build_id``."""
+    escaped = "".join(f"{_LIKE_ESCAPE}{char}" if char in ("%", "_", _LIKE_ESCAPE) else char for char in build_id)
+    return f"%{BUILD_IDS_SEPARATOR}{escaped}{BUILD_IDS_SEPARATOR}%"
+
+
 def _execution_steps(queries: Queries, scope: Params, item: ExecutionWrite) -> list[Step]:
     key = (item.namespace, item.workflow_id, item.run_id)
+    build_ids = encode_build_ids(item.build_ids)
     name = f"execution {item.workflow_id!r} run {item.run_id!r}"
 
     def no_open_run(outcome: Outcome) -> RayflowError | None:
@@ -234,7 +277,7 @@ def _execution_steps(queries: Queries, scope: Params, item: ExecutionWrite) -> l
             Step(
                 queries.insert_execution,
                 (*scope, *key, item.workflow_type, item.task_queue, item.status, item.start_time, item.close_time,
-                 item.next_event_id, item.state, int(item.needs_attention)),
+                 item.next_event_id, item.state, int(item.needs_attention), build_ids),
                 inserted,
             ),
             Step(queries.upsert_current, (*scope, *key, item.status, item.request_id)),
@@ -244,7 +287,8 @@ def _execution_steps(queries: Queries, scope: Params, item: ExecutionWrite) -> l
             Step(
                 queries.update_execution,
                 (item.state, item.status, item.next_event_id, int(item.needs_attention), *(item.workflow_type,) * 2,
-                 *(item.task_queue,) * 2, *(item.start_time,) * 2, *(item.close_time,) * 2, *scope, *key),
+                 *(item.task_queue,) * 2, *(item.start_time,) * 2, *(item.close_time,) * 2, *(build_ids,) * 2,
+                 *scope, *key),
                 updated,
             ),
             Step(queries.update_current, (item.status, *scope, *key)),
@@ -264,6 +308,7 @@ def list_executions_query(
     start_time_max: float | None = None,
     before: tuple[float, str] | None = None,
     limit: int = 100,
+    build_id: str | None = None,
     count: bool = False,
     shard_id: int | None = None,
     param: str = "?",
@@ -274,6 +319,11 @@ def list_executions_query(
     last columns are the sort key ``(start_time, run_id)``: the database walks that index backwards from
     the cursor and stops after ``limit`` rows (no table scan, no sort). ``shard_id`` (PostgreSQL: every
     shard in one table) adds the leading index column; ``param`` is the placeholder style.
+
+    ``build_id`` is matched with ``LIKE '%|<entry>|%'`` (its ``%``, ``_`` and escape character escaped), which no
+    index serves: the rows that the other filters' index yields are read and tested one by one, so a rare build
+    id costs a scan of those rows. Accepted: a BuildIds listing is an occasional operator query, and the other
+    filters (type, queue, status, start times) narrow it.
     """
     where, params = ["namespace = ?"], [namespace]
     if shard_id is not None:
@@ -289,6 +339,10 @@ def list_executions_query(
     if start_time_max is not None:
         where.append("start_time <= ?")
         params.append(start_time_max)
+    if build_id is not None:
+        # Not indexed: a scan of what the other filters' index range yields (see the docstring).
+        where.append(f"build_ids LIKE ? ESCAPE '{_LIKE_ESCAPE}'")
+        params.append(_build_id_pattern(build_id))
     if count:
         sql = f"SELECT COUNT(*) FROM {TABLE_EXECUTIONS} WHERE {' AND '.join(where)}"
     else:
@@ -321,6 +375,11 @@ def check_shard_id(shard_id: int) -> None:
 def check_durability(durability: str) -> None:
     if durability not in DURABILITIES:
         raise ValueError(f"durability must be one of {sorted(DURABILITIES)}, got {durability!r}")
+
+
+def _summary(row: Sequence[Any]) -> ExecutionSummary:
+    *columns, build_ids = row
+    return ExecutionSummary(*columns, build_ids=decode_build_ids(build_ids))
 
 
 def _record(row: Sequence[Any]) -> ExecutionRecord:
@@ -419,14 +478,16 @@ class SqlStore(Store):
         start_time_max: float | None = None,
         before: tuple[float, str] | None = None,
         limit: int = 100,
+        build_id: str | None = None,
     ) -> list[ExecutionSummary]:
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
         sql, params = self._listing(
             shard_id, namespace, status=status, workflow_type=workflow_type, task_queue=task_queue,
             start_time_min=start_time_min, start_time_max=start_time_max, before=before, limit=limit,
+            build_id=build_id,
         )  # fmt: skip
-        return [ExecutionSummary(*row) for row in await self._read(shard_id, sql, params, one=False)]
+        return [_summary(row) for row in await self._read(shard_id, sql, params, one=False)]
 
     async def count_executions(
         self,
@@ -438,10 +499,11 @@ class SqlStore(Store):
         task_queue: str | None = None,
         start_time_min: float | None = None,
         start_time_max: float | None = None,
+        build_id: str | None = None,
     ) -> int:
         sql, params = self._listing(
             shard_id, namespace, status=status, workflow_type=workflow_type, task_queue=task_queue,
-            start_time_min=start_time_min, start_time_max=start_time_max, count=True,
+            start_time_min=start_time_min, start_time_max=start_time_max, build_id=build_id, count=True,
         )  # fmt: skip
         return int((await self._read(shard_id, sql, params, one=True))[0])
 

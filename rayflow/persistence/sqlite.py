@@ -24,14 +24,19 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rayflow.constants import METADATA_DB_FILE, SHARD_DB_FILE
 from rayflow.exceptions import RayflowError
-from rayflow.persistence.schema import SCHEMA_VERSION, SQLITE_METADATA_SCHEMA, SQLITE_SHARD_SCHEMA
+from rayflow.persistence.schema import (
+    SCHEMA_VERSION,
+    SQLITE_METADATA_SCHEMA,
+    SQLITE_SHARD_MIGRATIONS,
+    SQLITE_SHARD_SCHEMA,
+)
 from rayflow.persistence.sql import (
     Outcome,
     Params,
@@ -67,12 +72,19 @@ class _Job:
 
 
 class _Database:
-    """One SQLite file: a writer thread doing group commits and a reader thread."""
+    """One SQLite file: a writer thread doing group commits and a reader thread.
 
-    def __init__(self, path: Path, schema: str, synchronous: str) -> None:
+    ``migrations[v]``: the statements that bring the file from schema version ``v`` to ``v + 1`` (see
+    ``SQLITE_SHARD_MIGRATIONS``); run by the writer when it opens a file older than ``SCHEMA_VERSION``.
+    """
+
+    def __init__(
+        self, path: Path, schema: str, synchronous: str, migrations: Mapping[int, Sequence[str]] | None = None
+    ) -> None:
         self.path = path
         self.commits = 0  # group transactions committed (observable by tests)
         self._schema = schema
+        self._migrations = dict(migrations or {})
         self._synchronous = synchronous
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -103,7 +115,17 @@ class _Database:
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions, the writer issues BEGIN/SAVEPOINT/COMMIT itself.
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            # LIKE matches ASCII letters case-blind by default: the build id filter must match exactly.
+            conn.execute("PRAGMA case_sensitive_like = ON")
+            if conn.execute("SELECT 'a' LIKE 'A'").fetchone()[0]:
+                raise RayflowError(
+                    f"this SQLite ({sqlite3.sqlite_version}) ignores PRAGMA case_sensitive_like; rayflow needs it"
+                )
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _open_writer(self) -> sqlite3.Connection:
@@ -116,17 +138,39 @@ class _Database:
                     f"local file system that supports shared memory (not NFS)"
                 )
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            self._migrate(conn)
+            conn.executescript(f"BEGIN IMMEDIATE;\n{self._schema}\nCOMMIT;")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Refuse a newer file; bring an older one (version >= 1) to ``SCHEMA_VERSION``.
+
+        The version is read under the write lock (BEGIN IMMEDIATE), so of two stores opening one old file at
+        once the second sees the first's upgrade. Its own transaction: ``executescript`` (the schema, next)
+        commits a pending one first on Python < 3.12. A new file (version 0) is left to the schema script.
+        """
+        conn.execute("BEGIN IMMEDIATE")
+        try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise RayflowError(
                     f"{self.path} has schema version {version}, newer than this rayflow's ({SCHEMA_VERSION}); "
                     f"upgrade rayflow or use another data directory"
                 )
-            conn.executescript(f"BEGIN IMMEDIATE;\n{self._schema}\nCOMMIT;")
+            if 0 < version < SCHEMA_VERSION:
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in self._migrations.get(step, ()):
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                logger.info("%s: schema migrated from version %s to %s", self.path, version, SCHEMA_VERSION)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.close()
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        return conn
 
     def _run_read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         if self._reader_conn is None:
@@ -267,7 +311,9 @@ class SqliteStore(SqlStore):
         if db is None:
             check_shard_id(shard_id)
             path = self.data_dir / SHARD_DB_FILE.format(index=shard_id)
-            db = self._shards[shard_id] = _Database(path, SQLITE_SHARD_SCHEMA, self._synchronous)
+            db = self._shards[shard_id] = _Database(
+                path, SQLITE_SHARD_SCHEMA, self._synchronous, SQLITE_SHARD_MIGRATIONS
+            )
         return db
 
     def _database(self, shard_id: int | None) -> _Database:

@@ -73,6 +73,10 @@ class ExecutionWrite:
         workflow_type, task_queue, start_time, close_time: kept for listing (times in epoch seconds;
             on updates, empty or zero values keep the stored ones).
         request_id: the start request id, kept on the current-execution row (for idempotent starts).
+        build_ids: the run's BuildIds entries (Temporal's search attribute: ``"versioned:2.0"``,
+            ``"unversioned"``, ``"pinned:dep.1"``, ...), kept for listing. On updates an empty tuple keeps
+            the stored ones and a non-empty one replaces them. An entry must not contain ``"|"``: the write
+            raises ``ValueError``.
     """
 
     namespace: str
@@ -88,6 +92,7 @@ class ExecutionWrite:
     start_time: float = 0.0
     close_time: float = 0.0
     request_id: str = ""
+    build_ids: tuple[str, ...] = ()
     #: A closed run that still has work for its shard (reloaded with the open ones on restart).
     needs_attention: bool = False
 
@@ -108,7 +113,8 @@ class ExecutionRecord:
 class ExecutionSummary:
     """The listing columns of a stored execution (no mutable state): what ``list_executions`` returns.
 
-    ``start_time`` and ``close_time`` are epoch seconds (``close_time`` 0 while running).
+    ``start_time`` and ``close_time`` are epoch seconds (``close_time`` 0 while running); ``build_ids``
+    are the run's BuildIds entries as last written (empty when none were).
     """
 
     namespace: str
@@ -120,6 +126,7 @@ class ExecutionSummary:
     start_time: float
     close_time: float
     next_event_id: int
+    build_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -204,6 +211,7 @@ class Store(ABC):
         start_time_max: float | None = None,
         before: tuple[float, str] | None = None,
         limit: int = 100,
+        build_id: str | None = None,
     ) -> list[ExecutionSummary]:
         """The shard's executions of ``namespace`` that match every given filter, newest first.
 
@@ -211,6 +219,10 @@ class Store(ABC):
         (epoch seconds, each bound optional); ``before`` is the ``(start_time, run_id)`` of the last row of
         the previous page: only rows after it in that order are returned. At most ``limit`` rows. Served
         from indexes: it stays fast however many executions the shard holds.
+
+        ``build_id``: only executions whose ``build_ids`` contain exactly that entry (e.g. ``"versioned:2.0"``;
+        no prefix or pattern matching). It is not indexed: the rows the other filters' index yields are
+        scanned for it.
         """
 
     @abstractmethod
@@ -224,8 +236,10 @@ class Store(ABC):
         task_queue: str | None = None,
         start_time_min: float | None = None,
         start_time_max: float | None = None,
+        build_id: str | None = None,
     ) -> int:
-        """How many of the shard's executions ``list_executions`` would return with these filters (all pages)."""
+        """How many of the shard's executions ``list_executions`` would return with these filters (all pages),
+        ``build_id`` included."""
 
     @abstractmethod
     async def read_history(

@@ -9,6 +9,7 @@ two owners of one shard, or reopen after a crash.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -305,7 +306,277 @@ async def test_metadata_round_trip(store: Store) -> None:
     assert await store.get_metadata("k") == b"v2"
 
 
+# -- BuildIds (worker versioning) -------------------------------------------------------------------
+
+
+async def test_build_ids_written_on_create_are_listed(store: Store) -> None:
+    range_id = await store.acquire_shard(0)
+    await store.write(
+        0,
+        range_id,
+        [
+            create("a", "ra", start_time=2.0, build_ids=("versioned:2.0", "unversioned")),
+            create("b", "rb", start_time=1.0),
+        ],
+    )
+    summaries = await store.list_executions(0, NS)
+    assert [(row.run_id, row.build_ids) for row in summaries] == [
+        ("ra", ("versioned:2.0", "unversioned")),
+        ("rb", ()),
+    ]
+
+
+async def test_update_with_no_build_ids_keeps_them_and_new_ones_replace(store: Store) -> None:
+    range_id = await store.acquire_shard(0)
+    await store.write(0, range_id, [create("wf", "r1", build_ids=("versioned:1.0",))])
+
+    async def listed() -> tuple[str, ...]:
+        (row,) = await store.list_executions(0, NS)
+        return row.build_ids
+
+    await store.write(0, range_id, [update("wf", "r1", 2, 2)])  # build_ids=(): keeps the stored ones
+    assert await listed() == ("versioned:1.0",)
+    replacing = update("wf", "r1", 3, 3)
+    replacing.build_ids = ("versioned:1.0", "pinned:dep.1")
+    await store.write(0, range_id, [replacing])
+    assert await listed() == ("versioned:1.0", "pinned:dep.1")
+    closing = update("wf", "r1", 4, 4, status=COMPLETED)
+    closing.build_ids = ("unversioned",)
+    await store.write(0, range_id, [closing])
+    assert await listed() == ("unversioned",)
+    assert await store.count_executions(0, NS, build_id="versioned:1.0") == 0
+    assert await store.count_executions(0, NS, build_id="unversioned") == 1
+
+
+async def test_list_and_count_by_build_id_match_an_entry_exactly(store: Store) -> None:
+    range_id = await store.acquire_shard(0)
+    entries = {
+        "r1": ("versioned:2.0",),
+        "r2": ("versioned:2.01",),
+        "r3": ("2.0",),
+        "r4": ("unversioned", "versioned:2.0", "pinned:dep.1"),
+        "r5": ("Versioned:2.0",),
+        "r6": ("xversioned:2.0", "versioned:2.0x"),
+        "r7": ("pinned:100%_a!b",),
+        "r8": ("pinned:100abcXa!b", "pinned:100%Xa!b", "pinned:100%_a!!b", "pinned:100%_ab"),
+        "r9": (),
+    }
+    writes = [
+        create(f"wf-{run}", run, start_time=float(i), build_ids=ids) for i, (run, ids) in enumerate(entries.items())
+    ]
+    await store.write(0, range_id, writes)
+    await store.write(0, range_id, [update("wf-r4", "r4", 2, 2, status=COMPLETED)])
+
+    async def runs(build_id: str, **filters: object) -> list[str]:
+        listed = [row.run_id for row in await store.list_executions(0, NS, build_id=build_id, **filters)]
+        assert await store.count_executions(0, NS, build_id=build_id, **filters) == len(listed)
+        return listed
+
+    assert await runs("versioned:2.0") == ["r4", "r1"]
+    assert await runs("versioned:2.0", status=RUNNING) == ["r1"]
+    assert await runs("versioned:2.0", status=COMPLETED) == ["r4"]
+    assert await runs("versioned:2.0", start_time_min=1.0) == ["r4"]
+    assert await runs("versioned:2.01") == ["r2"]
+    assert await runs("2.0") == ["r3"]
+    assert await runs("versioned:2") == []
+    assert await runs("versioned") == []
+    assert await runs("unversioned") == ["r4"]
+    assert await runs("pinned:dep.1") == ["r4"]
+    assert await runs("pinned:100%_a!b") == ["r7"]  # % _ and the escape character are literal
+    assert await runs("pinned:100%") == []
+    assert await runs("%") == []
+    assert await runs("_") == []
+    assert await runs("") == []
+    everything = await store.list_executions(0, NS, limit=100)
+    assert [row.run_id for row in everything] == list(reversed(entries))
+    assert {row.run_id: row.build_ids for row in everything} == entries
+    # Pages of one with the cursor, filtered by build id.
+    page = await store.list_executions(0, NS, build_id="versioned:2.0", limit=1)
+    assert [row.run_id for row in page] == ["r4"]
+    following = await store.list_executions(
+        0, NS, build_id="versioned:2.0", limit=1, before=(page[-1].start_time, page[-1].run_id)
+    )
+    assert [row.run_id for row in following] == ["r1"]
+
+
+async def test_build_id_entry_with_separator_is_refused(store: Store) -> None:
+    range_id = await store.acquire_shard(0)
+    with pytest.raises(ValueError, match=r"\|"):
+        await store.write(0, range_id, [create("ok", "r0"), create("wf", "r1", build_ids=("versioned:a|b",))])
+    assert await store.get_execution(0, NS, "ok", "r0") is None  # nothing of the call was written
+    await store.write(0, range_id, [create("wf", "r1", build_ids=("versioned:1",))])
+    bad = update("wf", "r1", 2, 2)
+    bad.build_ids = ("unversioned", "|")
+    with pytest.raises(ValueError, match=r"\|"):
+        await store.write(0, range_id, [bad])
+    (row,) = await store.list_executions(0, NS)
+    assert (row.build_ids, row.next_event_id) == (("versioned:1",), 2)
+
+
+async def test_postgres_version_1_schema_gets_build_ids(postgres_url: str) -> None:
+    """A PostgreSQL schema at version 1 (no build_ids column) is migrated by the first store call."""
+    from rayflow.persistence.schema import POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION, POSTGRES_VERSION_TABLE
+    from tests.postgres import connect, schema_sql
+
+    schema = schema_sql(postgres_url)
+    with connect(postgres_url) as conn, conn.transaction():
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"SET LOCAL search_path TO {schema}")
+        conn.execute(POSTGRES_VERSION_TABLE)
+        conn.execute(POSTGRES_MIGRATIONS[0])
+        conn.execute("UPDATE schema_version SET version = 1")
+        conn.execute(
+            "INSERT INTO executions (shard_id, namespace, workflow_id, run_id, workflow_type, task_queue, status, "
+            "start_time, next_event_id, state) VALUES (0, %s, 'old', 'r-old', 'Wf', 'tq', %s, 10, 2, 's')",
+            (NS, RUNNING),
+        )
+        conn.execute("INSERT INTO shards (shard_id, range_id) VALUES (0, 1)")
+
+    store = open_store(postgres_url)
+    try:
+        (row,) = await store.list_executions(0, NS)
+        assert (row.run_id, row.build_ids) == ("r-old", ())
+        range_id = await store.acquire_shard(0)
+        changed = update("old", "r-old", 2, 2)
+        changed.build_ids = ("versioned:1.0",)
+        await store.write(0, range_id, [changed])
+        assert [r.run_id for r in await store.list_executions(0, NS, build_id="versioned:1.0")] == ["r-old"]
+    finally:
+        await store.close()
+    with connect(postgres_url) as conn:
+        assert conn.execute(f"SELECT version FROM {schema}.schema_version").fetchall() == [(POSTGRES_SCHEMA_VERSION,)]
+    assert POSTGRES_SCHEMA_VERSION == 2
+
+
 # -- SQLite only ----------------------------------------------------------------------------------
+
+# A shard database as rayflow wrote it at schema version 1 (before executions.build_ids), kept verbatim.
+_SQLITE_SHARD_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS shards (
+    shard_id INTEGER PRIMARY KEY,
+    range_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    workflow_type TEXT NOT NULL DEFAULT '',
+    task_queue TEXT NOT NULL DEFAULT '',
+    status INTEGER NOT NULL,
+    start_time REAL NOT NULL DEFAULT 0,
+    close_time REAL NOT NULL DEFAULT 0,
+    next_event_id INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    -- 1 while a closed run still has work for its shard (e.g. tell its parent it closed): reloaded on restart.
+    needs_attention INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, workflow_id, run_id)
+);
+CREATE INDEX IF NOT EXISTS executions_status_start ON executions (status, start_time);
+CREATE INDEX IF NOT EXISTS executions_attention ON executions (needs_attention)
+    WHERE needs_attention = 1;
+CREATE INDEX IF NOT EXISTS executions_list_start ON executions (namespace, start_time, run_id);
+CREATE INDEX IF NOT EXISTS executions_list_status
+    ON executions (namespace, status, start_time, run_id);
+CREATE INDEX IF NOT EXISTS executions_list_type
+    ON executions (namespace, workflow_type, start_time, run_id);
+CREATE INDEX IF NOT EXISTS executions_list_queue
+    ON executions (namespace, task_queue, start_time, run_id);
+CREATE TABLE IF NOT EXISTS current_executions (
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    request_id TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (namespace, workflow_id)
+);
+CREATE TABLE IF NOT EXISTS history_events (
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (namespace, workflow_id, run_id, event_id)
+);
+PRAGMA user_version = 1;
+"""
+
+
+def _columns(path: Path) -> dict[str, list[tuple]]:
+    """Each table's columns (name, type, not null, default), and the database's user_version under ``""``."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        out = {table: [tuple(row[1:5]) for row in conn.execute(f"PRAGMA table_info({table})")] for table in tables}
+        out[""] = [conn.execute("PRAGMA user_version").fetchone()]
+        return out
+    finally:
+        conn.close()
+
+
+async def test_sqlite_version_1_shard_database_gets_build_ids(tmp_path: Path) -> None:
+    """A shard file of schema version 1 (no build_ids column) is migrated when the store opens it."""
+    from rayflow.persistence.schema import SCHEMA_VERSION
+
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "shard-0.db"
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(_SQLITE_SHARD_SCHEMA_V1)
+        conn.execute("INSERT INTO shards (shard_id, range_id) VALUES (0, 3)")
+        conn.execute(
+            "INSERT INTO executions (namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, "
+            "close_time, next_event_id, state, needs_attention) VALUES (?, 'old', 'r-old', 'Wf', 'tq', ?, 10.0, 0, 2, "
+            "x'73', 0)",
+            (NS, RUNNING),
+        )
+        conn.execute(
+            "INSERT INTO current_executions (namespace, workflow_id, run_id, status, request_id) "
+            "VALUES (?, 'old', 'r-old', ?, 'req-old')",
+            (NS, RUNNING),
+        )
+        conn.execute("INSERT INTO history_events (namespace, workflow_id, run_id, event_id, data) VALUES (?, 'old', 'r-old', "
+                     "1, x'6531')", (NS,))  # fmt: skip
+        conn.commit()
+    finally:
+        conn.close()
+    assert "build_ids" not in [column[0] for column in _columns(path)["executions"]]
+
+    store = SqliteStore(data)
+    try:
+        (row,) = await store.list_executions(0, NS)
+        assert (row.run_id, row.workflow_type, row.status, row.build_ids) == ("r-old", "Wf", RUNNING, ())
+        assert await store.count_executions(0, NS, build_id="versioned:1.0") == 0
+        assert await store.get_execution(0, NS, "old", "r-old") == ExecutionRecord(NS, "old", "r-old", b"s", RUNNING, 2)
+        range_id = await store.acquire_shard(0)
+        assert range_id == 4
+        changed = update("old", "r-old", 2, 2)
+        changed.build_ids = ("versioned:1.0",)
+        await store.write(0, range_id, [changed, create("new", "r-new", start_time=20.0, build_ids=("unversioned",))])
+        assert [(r.run_id, r.build_ids) for r in await store.list_executions(0, NS)] == [
+            ("r-new", ("unversioned",)),
+            ("r-old", ("versioned:1.0",)),
+        ]
+        assert [r.run_id for r in await store.list_executions(0, NS, build_id="versioned:1.0")] == ["r-old"]
+        assert await store.read_history(0, NS, "old", "r-old") == [b"e1", b"r-old-e2"]
+    finally:
+        await store.close()
+
+    # The migrated file has the tables, columns and version of a new one.
+    fresh = SqliteStore(tmp_path / "fresh")
+    try:
+        await fresh.acquire_shard(0)
+    finally:
+        await fresh.close()
+    migrated = _columns(path)
+    assert migrated == _columns(tmp_path / "fresh" / "shard-0.db")
+    assert ("build_ids", "TEXT", 1, "''") in migrated["executions"]
+    assert migrated[""] == [(SCHEMA_VERSION,)] and SCHEMA_VERSION == 2
+    again = SqliteStore(data)  # a migrated file opens as any current one
+    try:
+        assert [r.build_ids for r in await again.list_executions(0, NS)] == [("unversioned",), ("versioned:1.0",)]
+    finally:
+        await again.close()
 
 
 async def test_sqlite_files_and_single_group_commit(tmp_path: Path) -> None:
