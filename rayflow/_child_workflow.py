@@ -9,7 +9,7 @@ from typing import Any
 
 from rayflow import _determinism, _runtime
 from rayflow._definition import _signal_name, get_definition
-from rayflow.common import ParentClosePolicy, RetryPolicy
+from rayflow.common import ParentClosePolicy, RetryPolicy, VersioningIntent
 
 __all__ = ["ChildWorkflowHandle", "execute_child_workflow", "start_child_workflow"]
 
@@ -67,6 +67,7 @@ async def start_child_workflow(
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
     execution_timeout: timedelta | None = None,
     retry_policy: RetryPolicy | None = None,
+    versioning_intent: VersioningIntent | None = None,
 ) -> ChildWorkflowHandle:
     """Start a child workflow and return its handle once it started.
 
@@ -78,6 +79,8 @@ async def start_child_workflow(
         parent_close_policy: what happens to the child when the parent closes (default TERMINATE).
         execution_timeout: the child's execution timeout (default unlimited).
         retry_policy: the child's retry policy (recorded).
+        versioning_intent: with worker versioning, COMPATIBLE (default on the parent's task queue) starts the
+            child on workers compatible with the parent's build id; DEFAULT on the queue's default.
 
     Raises:
         WorkflowAlreadyStartedError: a workflow with this id is running.
@@ -96,6 +99,7 @@ async def start_child_workflow(
         parent_close_policy=int(ParentClosePolicy(parent_close_policy)),
         execution_timeout=execution_timeout,
         retry_policy=retry_policy,
+        versioning_intent=int(VersioningIntent(versioning_intent or 0)),
     )
     return await handle._started
 
@@ -110,10 +114,11 @@ async def execute_child_workflow(
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
     execution_timeout: timedelta | None = None,
     retry_policy: RetryPolicy | None = None,
+    versioning_intent: VersioningIntent | None = None,
 ) -> Any:
     """Run a child workflow and return its result: ``await (await start_child_workflow(...))``."""
     handle = await start_child_workflow(
         workflow, arg, args=args, id=id, task_queue=task_queue, parent_close_policy=parent_close_policy,
-        execution_timeout=execution_timeout, retry_policy=retry_policy,
+        execution_timeout=execution_timeout, retry_policy=retry_policy, versioning_intent=versioning_intent,
     )
     return await handle

@@ -46,6 +46,8 @@ class _Definition:
     #: update name to the name of its ``@workflow.update`` method.
     updates: dict[str, str] = field(default_factory=dict, compare=False)
     failure_exception_types: tuple[type[BaseException], ...] = field(default=(), compare=False)
+    #: Worker deployments: a ``rayflow.common.VersioningBehavior`` value (0: the worker's default).
+    versioning_behavior: int = field(default=0, compare=False)
 
     @property
     def run_fn(self) -> Callable[..., Any]:
@@ -59,7 +61,8 @@ def defn(cls: ClassType) -> ClassType: ...
 
 @overload
 def defn(
-    *, name: str | None = None, failure_exception_types: Sequence[type[BaseException]] = ()
+    *, name: str | None = None, failure_exception_types: Sequence[type[BaseException]] = (),
+    versioning_behavior: int = 0,
 ) -> Callable[[ClassType], ClassType]: ...
 
 
@@ -68,6 +71,7 @@ def defn(
     *,
     name: str | None = None,
     failure_exception_types: Sequence[type[BaseException]] = (),
+    versioning_behavior: int = 0,
 ) -> Any:
     """Mark a class as a workflow definition.
 
@@ -86,12 +90,18 @@ def defn(
             instead of the workflow task, besides those of ``Worker(workflow_failure_exception_types=...)``;
             subclasses count. Listing ``NondeterminismError`` (or a base class of it, e.g. ``Exception``)
             makes nondeterminism fail the workflow too. Default: none.
+        versioning_behavior: on a worker deployment, ``VersioningBehavior.PINNED`` (each run finishes on the
+            version that started it) or ``AUTO_UPGRADE`` (each task runs on the current version); default: the
+            worker's ``WorkerDeploymentConfig(default_versioning_behavior=...)``.
 
     Raises:
         ValueError: the class has no ``@workflow.run`` method, or more than one, or the name is empty.
         TypeError: ``failure_exception_types`` holds something that is not an exception class.
     """
     failure_types = exception_types(failure_exception_types, "@workflow.defn(failure_exception_types=...)")
+    if int(versioning_behavior) not in (0, 1, 2):
+        raise ValueError(f"@workflow.defn(versioning_behavior=...) must be a VersioningBehavior, got "
+                         f"{versioning_behavior!r}")
 
     def decorate(cls: ClassType) -> ClassType:
         if not inspect.isclass(cls):
@@ -141,7 +151,8 @@ def defn(
                 )
             updates[update_name] = attr
         definition = _Definition(name=type_name, cls=cls, run_method_name=run_names[0], signals=signals,
-                                 queries=queries, updates=updates, failure_exception_types=failure_types)
+                                 queries=queries, updates=updates, failure_exception_types=failure_types,
+                                 versioning_behavior=int(versioning_behavior))
         setattr(cls, _DEFINITION_ATTR, definition)
         run_fn = vars(cls).get(run_names[0])
         if run_fn is not None:

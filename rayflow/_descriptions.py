@@ -3,7 +3,7 @@ service (re-exported by ``rayflow.client``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,6 +60,13 @@ class WorkflowExecutionDescription:
     #: The parent's workflow id and run id when this run is a child workflow, else None.
     parent_id: str | None = None
     parent_run_id: str | None = None
+    #: Worker versioning: the BuildIds entries, the build id its latest workflow task completed on, and for
+    #: worker deployments that task's version (``<deployment>.<build id>``) and behavior, and the override.
+    build_ids: list[str] = field(default_factory=list)
+    assigned_build_id: str = ""
+    worker_deployment_version: str = ""
+    versioning_behavior: int = 0
+    versioning_override: str = ""
 
     @staticmethod
     def _from_proto(response: request_response_pb2.DescribeWorkflowExecutionResponse,
@@ -94,6 +101,11 @@ class WorkflowExecutionDescription:
             raw=response,
             parent_id=info.parent_workflow_id or None,
             parent_run_id=info.parent_run_id or None,
+            build_ids=list(info.build_ids),
+            assigned_build_id=info.assigned_build_id,
+            worker_deployment_version=info.worker_deployment_version,
+            versioning_behavior=info.versioning_behavior,
+            versioning_override=info.versioning_override,
         )
 
 
@@ -110,6 +122,9 @@ class WorkflowExecution:
     close_time: datetime | None
     history_length: int
     raw: request_response_pb2.WorkflowExecutionInfo
+    #: The run's BuildIds entries (``"versioned:2.0"``, ``"unversioned"``, ``"pinned:dep.1"``...; Temporal's
+    #: search attribute): what ``list_workflows(build_id=...)`` matches.
+    build_ids: list[str] = field(default_factory=list)
 
     @staticmethod
     def _from_proto(info: request_response_pb2.WorkflowExecutionInfo) -> WorkflowExecution:
@@ -123,6 +138,7 @@ class WorkflowExecution:
             close_time=timestamp_from_proto(info.close_time),
             history_length=info.history_length,
             raw=info,
+            build_ids=list(info.build_ids),
         )
 
 
@@ -138,6 +154,11 @@ class PollerInfo:
     node_id: str
     node_ip: str
     actor_id: str
+    #: Worker versioning: whether its build id routes, its worker deployment, and why it gets no new tasks
+    #: ("" when it may get them), e.g. its build id is not in the queue's version sets.
+    use_versioning: bool = False
+    deployment_name: str = ""
+    no_tasks_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,6 +223,9 @@ class TaskQueueTypeDescription:
                     node_id=p.get("node_id", ""),
                     node_ip=p.get("node_ip", ""),
                     actor_id=p.get("actor_id", ""),
+                    use_versioning=bool(p.get("use_versioning", False)),
+                    deployment_name=p.get("deployment_name", ""),
+                    no_tasks_reason=p.get("no_tasks_reason", ""),
                 )
                 for p in sorted(pollers.values(), key=lambda p: (p["identity"], p["poller_id"]))
             ],

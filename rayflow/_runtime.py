@@ -39,6 +39,7 @@ class ActivityRequest:
         activity_id: the id in history (``None``: the activity's sequence number in this run).
         resource_label: only workers advertising this label may run it (``None``: any worker).
         cancellation_type: what cancelling the activity's handle waits for (default TRY_CANCEL).
+        versioning_intent: a ``VersioningIntent`` value (0: COMPATIBLE on the workflow's own queue).
     """
 
     activity_type: str
@@ -52,6 +53,7 @@ class ActivityRequest:
     activity_id: str | None = None
     resource_label: str | None = None
     cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL
+    versioning_intent: int = 0
 
 
 @dataclass(frozen=True)

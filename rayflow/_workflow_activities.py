@@ -12,7 +12,7 @@ from typing import Any
 
 from rayflow import _runtime
 from rayflow._runtime import ActivityHandle
-from rayflow.common import ActivityCancellationType, RetryPolicy
+from rayflow.common import ActivityCancellationType, RetryPolicy, VersioningIntent
 
 __all__ = ["execute_activity", "start_activity"]
 
@@ -34,6 +34,7 @@ def start_activity(
     activity_id: str | None = None,
     resource_label: str | None = None,
     cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+    versioning_intent: VersioningIntent | None = None,
 ) -> ActivityHandle:
     """Schedule an activity and return a handle to await its result.
 
@@ -54,6 +55,8 @@ def start_activity(
         cancellation_type: what cancelling the handle waits for: TRY_CANCEL (default) requests the
             cancellation and raises at once, WAIT_CANCELLATION_COMPLETED raises once the activity ended,
             ABANDON raises at once without telling the activity.
+        versioning_intent: with worker versioning, COMPATIBLE (default on the workflow's own task queue)
+            runs it on workers compatible with the workflow's build id; DEFAULT on the queue's default.
 
     Raises:
         ValueError: no timeout bounds the activity, or the arguments are inconsistent. This also fails
@@ -74,6 +77,7 @@ def start_activity(
             activity_id=activity_id,
             resource_label=resource_label,
             cancellation_type=cancellation_type,
+            versioning_intent=versioning_intent,
         )
     except (TypeError, ValueError) as err:
         _runtime.fail_task(runtime, err)
@@ -94,6 +98,7 @@ async def execute_activity(
     activity_id: str | None = None,
     resource_label: str | None = None,
     cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+    versioning_intent: VersioningIntent | None = None,
 ) -> Any:
     """Run an activity and return its result: ``await start_activity(...)``; same arguments.
 
@@ -115,6 +120,7 @@ async def execute_activity(
         activity_id=activity_id,
         resource_label=resource_label,
         cancellation_type=cancellation_type,
+        versioning_intent=versioning_intent,
     )
 
 
@@ -132,6 +138,7 @@ def _activity_request(
     activity_id: str | None,
     resource_label: str | None,
     cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+    versioning_intent: VersioningIntent | None = None,
 ) -> _runtime.ActivityRequest:
     name, default_label = _activity_name(activity)
     if not isinstance(cancellation_type, ActivityCancellationType):
@@ -177,6 +184,7 @@ def _activity_request(
         activity_id=activity_id,
         resource_label=resource_label if resource_label is not None else default_label,
         cancellation_type=cancellation_type,
+        versioning_intent=int(VersioningIntent(versioning_intent or 0)),
     )
 
 

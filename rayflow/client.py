@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import enum
-import json
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from google.protobuf import json_format
-
 from rayflow import constants, workflow
+from rayflow._client_versioning import (
+    BuildIdOp,
+    BuildIdOpAddNewCompatible,
+    BuildIdOpAddNewDefault,
+    BuildIdOpMergeSets,
+    BuildIdOpPromoteBuildIdWithinSet,
+    BuildIdOpPromoteSetByBuildId,
+    BuildIdReachability,
+    BuildIdVersionSet,
+    TaskReachability,
+    TaskReachabilityType,
+    VersionDrainageInfo,
+    VersioningClient,
+    WorkerBuildIdVersionSets,
+    WorkerDeploymentDescription,
+    WorkerDeploymentVersionStatus,
+    WorkerDeploymentVersionSummary,
+    WorkerTaskReachability,
+)
 from rayflow._descriptions import (
     PendingActivityInfo,
     PollerInfo,
@@ -26,15 +41,16 @@ from rayflow._descriptions import (
     WorkflowExecution,
     WorkflowExecutionDescription,
 )
+from rayflow._history_view import HistoryEvent, WorkflowHistory
 from rayflow.common import (
-    EventType,
     RetryPolicy,
+    VersioningOverride,
     WorkflowExecutionStatus,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
     duration_to_proto,
-    timestamp_from_proto,
     timestamp_to_proto,
+    versioning_override_string,
 )
 from rayflow.converter import DataConverter
 from rayflow.exceptions import (
@@ -45,7 +61,7 @@ from rayflow.exceptions import (
     WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
-from rayflow.proto.rayflow.v1 import history_pb2, message_pb2, request_response_pb2
+from rayflow.proto.rayflow.v1 import history_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig
 from rayflow.service.frontend.remote import TLSConfig
 
@@ -66,12 +82,28 @@ __all__ = [
     "WorkflowUpdateHandle",
     "WorkflowUpdateStage",
     "TLSConfig",
+    "BuildIdOp",
+    "BuildIdOpAddNewDefault",
+    "BuildIdOpAddNewCompatible",
+    "BuildIdOpPromoteSetByBuildId",
+    "BuildIdOpPromoteBuildIdWithinSet",
+    "BuildIdOpMergeSets",
+    "BuildIdVersionSet",
+    "WorkerBuildIdVersionSets",
+    "BuildIdReachability",
+    "WorkerTaskReachability",
+    "TaskReachability",
+    "TaskReachabilityType",
+    "WorkerDeploymentDescription",
+    "WorkerDeploymentVersionSummary",
+    "WorkerDeploymentVersionStatus",
+    "VersionDrainageInfo",
 ]
 
 _NO_ARG = object()
 
 
-class Client:
+class Client(VersioningClient):
     """Starts and follows workflows. Create it with ``await Client.connect()``."""
 
     def __init__(self, config: ServiceConfig | None, *, namespace: str, data_converter: DataConverter,
@@ -227,6 +259,7 @@ class Client:
         id_conflict_policy: WorkflowIDConflictPolicy | None = None,
         start_signal: Callable[..., Any] | str | None = None,
         start_signal_args: Sequence[Any] = (),
+        versioning_override: VersioningOverride | None = None,
     ) -> WorkflowHandle:
         """Start a workflow and return its handle.
 
@@ -246,6 +279,9 @@ class Client:
                 workflow with its start, before its code runs; if a run of the id is running it is only
                 signalled (conflict policy ``USE_EXISTING`` unless one is given) and the handle is to it.
             start_signal_args: the arguments of ``start_signal``.
+            versioning_override: worker deployments: ``PinnedVersioningOverride(version)`` runs the whole
+                workflow on that version, ``AutoUpgradeVersioningOverride()`` always on the current one,
+                whatever the workflow type's versioning behavior (default: none).
 
         Raises:
             WorkflowAlreadyStartedError: a workflow with this id is running (conflict policy ``FAIL``), or its
@@ -268,6 +304,7 @@ class Client:
             input=await self._converter.encode(values),
             identity=self._identity,
             request_id=request_id or str(uuid.uuid4()),
+            versioning_override=versioning_override_string(versioning_override),
         )
         for name, value in (("workflow_execution_timeout", execution_timeout), ("workflow_run_timeout", run_timeout),
                             ("workflow_task_timeout", task_timeout)):
@@ -306,6 +343,7 @@ class Client:
         task_queue: str | None = None,
         start_time_min: datetime | None = None,
         start_time_max: datetime | None = None,
+        build_id: str | None = None,
         page_size: int = 100,
     ) -> AsyncIterator[WorkflowExecution]:
         """The namespace's workflow executions (every run), newest start first: ``async for wf in ...``.
@@ -313,8 +351,14 @@ class Client:
         Every filter given must match; ``start_time_min <= start_time <= start_time_max``. Pages of
         ``page_size`` are fetched as the iteration goes (each page is an index range scan per shard, so
         listing stays fast however many executions the store holds).
+
+        ``build_id``: only runs whose BuildIds (``WorkflowExecution.build_ids``, Temporal's search attribute)
+        hold that entry exactly. A plain build id such as ``"2.0"`` means the entry ``"versioned:2.0"`` (runs
+        a versioned worker of that build processed); a value that already has a prefix (``"versioned:..."``,
+        ``"unversioned"``/``"unversioned:..."``, ``"pinned:..."``, ``"deployment:..."``) is used as is. This
+        filter is not indexed: it scans the rows the other filters select, so pair it with them on big stores.
         """
-        request = self._list_request(status, workflow_type, task_queue, start_time_min, start_time_max)
+        request = self._list_request(status, workflow_type, task_queue, start_time_min, start_time_max, build_id)
         if page_size < 1:
             raise ValueError(f"list_workflows: page_size must be >= 1, got {page_size}")
         request.page_size = page_size
@@ -339,19 +383,21 @@ class Client:
         task_queue: str | None = None,
         start_time_min: datetime | None = None,
         start_time_max: datetime | None = None,
+        build_id: str | None = None,
     ) -> int:
-        """How many executions ``list_workflows`` with the same filters would yield."""
-        request = self._list_request(status, workflow_type, task_queue, start_time_min, start_time_max)
+        """How many executions ``list_workflows`` with the same filters would yield (``build_id`` as there)."""
+        request = self._list_request(status, workflow_type, task_queue, start_time_min, start_time_max, build_id)
         return await self._service.count_executions(request)
 
     def _list_request(self, status: WorkflowExecutionStatus | None, workflow_type: str | None,
-                      task_queue: str | None, start_time_min: datetime | None, start_time_max: datetime | None
-                      ) -> request_response_pb2.ListWorkflowExecutionsRequest:
+                      task_queue: str | None, start_time_min: datetime | None, start_time_max: datetime | None,
+                      build_id: str | None = None) -> request_response_pb2.ListWorkflowExecutionsRequest:
         request = request_response_pb2.ListWorkflowExecutionsRequest(
             namespace=self._namespace,
             status=WorkflowExecutionStatus(status) if status is not None else 0,
             workflow_type=workflow_type or "",
             task_queue=task_queue or "",
+            build_id=_build_id_entry(build_id),
         )
         for name, value in (("start_time_min", start_time_min), ("start_time_max", start_time_max)):
             if value is not None:
@@ -374,6 +420,21 @@ class Client:
             workflow=TaskQueueTypeDescription._from_partitions(raw["workflow"]),
             activity=TaskQueueTypeDescription._from_partitions(raw["activity"]),
         )
+
+
+#: BuildIds entries start with one of these (Temporal's search attribute); a filter without one is a build id.
+_BUILD_ID_PREFIXES = ("versioned:", "unversioned:", "pinned:", "deployment:")
+
+
+def _build_id_entry(build_id: str | None) -> str:
+    """The BuildIds entry a ``build_id`` filter means: ``"2.0"`` is ``"versioned:2.0"``; an entry is kept as is."""
+    if not build_id:
+        return ""
+    if not isinstance(build_id, str):
+        raise ValueError(f"list_workflows: build_id must be a string, got {build_id!r}")
+    if build_id == "unversioned" or build_id.startswith(_BUILD_ID_PREFIXES):
+        return build_id
+    return f"versioned:{build_id}"
 
 
 def _set_id_policies(request: request_response_pb2.StartWorkflowExecutionRequest,
@@ -666,88 +727,3 @@ class WorkflowUpdateHandle:
         if isinstance(self._outcome, BaseException):
             raise self._outcome
         return self._outcome[0]
-
-
-# Payload fields holding one value (a result) rather than a list of values (arguments, details).
-_SINGLE_VALUE_FIELDS = {"result"}
-
-
-@dataclass(frozen=True)
-class HistoryEvent:
-    """One history event: ``attributes`` is keyed by Temporal's field names, payloads decoded."""
-
-    event_id: int
-    event_time: datetime
-    event_type: EventType
-    attributes: dict[str, Any]
-    raw: history_pb2.HistoryEvent
-
-    @staticmethod
-    def _from_proto(event: history_pb2.HistoryEvent, converter: DataConverter) -> HistoryEvent:
-        which = event.WhichOneof("attributes")
-        attributes = _message_to_dict(getattr(event, which), converter) if which else {}
-        return HistoryEvent(
-            event_id=event.event_id,
-            event_time=timestamp_from_proto(event.event_time),
-            event_type=EventType(event.event_type),
-            attributes=attributes,
-            raw=event,
-        )
-
-
-def _message_to_dict(message: Any, converter: DataConverter) -> dict[str, Any]:
-    """Proto message to a dict with Temporal's field names; payloads decoded (undecodable ones as text)."""
-    out = json_format.MessageToDict(message, preserving_proto_field_name=True)
-    for field_desc, value in message.ListFields():
-        if field_desc.message_type is message_pb2.Payloads.DESCRIPTOR:
-            try:
-                values = converter.from_payloads(value)
-            except Exception as err:  # a history must stay readable without every codec or class
-                values = [f"<payload not decodable here: {err}>"]
-            out[field_desc.name] = (values[0] if values else None) if field_desc.name in _SINGLE_VALUE_FIELDS \
-                else values
-        elif field_desc.message_type is message_pb2.Failure.DESCRIPTOR:
-            out[field_desc.name] = _failure_to_dict(value, converter)
-    return out
-
-
-def _failure_to_dict(failure: message_pb2.Failure, converter: DataConverter) -> dict[str, Any]:
-    out = json_format.MessageToDict(failure, preserving_proto_field_name=True)
-    if failure.HasField("cause"):
-        out["cause"] = _failure_to_dict(failure.cause, converter)
-    info = failure.WhichOneof("failure_info")
-    if info == "application_failure_info":
-        out["type"] = failure.application_failure_info.type
-        out["non_retryable"] = failure.application_failure_info.non_retryable
-    return out
-
-
-class WorkflowHistory:
-    """The events of one run; ``to_json()`` / ``from_json()`` round-trip (Temporal's proto JSON)."""
-
-    def __init__(self, workflow_id: str, run_id: str, history: history_pb2.History,
-                 data_converter: DataConverter = DataConverter.default) -> None:
-        self.workflow_id = workflow_id
-        self.run_id = run_id
-        self.raw = history
-        self.events = [HistoryEvent._from_proto(e, data_converter) for e in history.events]
-
-    def __len__(self) -> int:
-        return len(self.events)
-
-    def __iter__(self):
-        return iter(self.events)
-
-    def to_json(self) -> str:
-        body = json.loads(json_format.MessageToJson(self.raw))
-        return json.dumps({"workflow_id": self.workflow_id, "run_id": self.run_id, **body})
-
-    @staticmethod
-    def from_json(text: str, data_converter: DataConverter = DataConverter.default) -> WorkflowHistory:
-        body = json.loads(text)
-        workflow_id = body.pop("workflow_id", "")
-        run_id = body.pop("run_id", "")
-        history = json_format.ParseDict(body, history_pb2.History())
-        return WorkflowHistory(workflow_id, run_id, history, data_converter)
-
-

@@ -22,6 +22,12 @@ __all__ = [
     "WorkflowIDConflictPolicy",
     "ActivityCancellationType",
     "ParentClosePolicy",
+    "VersioningIntent",
+    "VersioningBehavior",
+    "WorkerDeploymentVersion",
+    "PinnedVersioningOverride",
+    "AutoUpgradeVersioningOverride",
+    "VersioningOverride",
 ]
 
 
@@ -34,6 +40,83 @@ class ParentClosePolicy(enum.IntEnum):
     TERMINATE = 1
     ABANDON = 2
     REQUEST_CANCEL = 3
+
+
+class VersioningIntent(enum.IntEnum):
+    """Where an activity, child workflow or continue-as-new of a versioned workflow runs (Temporal's names).
+
+    COMPATIBLE (what UNSPECIFIED means): on the same task queue, on workers compatible with the workflow's
+    build id; on another queue, that queue's default. DEFAULT: on the target queue's default build id.
+    """
+
+    UNSPECIFIED = 0
+    COMPATIBLE = 1
+    DEFAULT = 2
+
+
+class VersioningBehavior(enum.IntEnum):
+    """How a workflow of a worker deployment moves between versions (Temporal's names).
+
+    PINNED: it runs to completion on the version that ran its first workflow task. AUTO_UPGRADE: each workflow
+    task runs on the deployment's current (or ramping) version of the moment.
+    """
+
+    UNSPECIFIED = 0
+    PINNED = 1
+    AUTO_UPGRADE = 2
+
+
+@dataclass(frozen=True)
+class WorkerDeploymentVersion:
+    """One version of a worker deployment: ``deployment_name`` and ``build_id`` (Temporal's names)."""
+
+    deployment_name: str
+    build_id: str
+
+    def __post_init__(self) -> None:
+        if not self.deployment_name or not self.build_id:
+            raise ValueError("WorkerDeploymentVersion: deployment_name and build_id are both required")
+        if "." in self.deployment_name:
+            raise ValueError(f"WorkerDeploymentVersion: a deployment name cannot contain '.', got "
+                             f"{self.deployment_name!r}")
+
+    def to_canonical_string(self) -> str:
+        """``<deployment_name>.<build_id>``, as Temporal writes a version."""
+        return f"{self.deployment_name}.{self.build_id}"
+
+    @staticmethod
+    def from_canonical_string(value: str) -> WorkerDeploymentVersion:
+        name, sep, build_id = value.partition(".")
+        if not sep:
+            raise ValueError(f"not a worker deployment version ('<deployment>.<build id>'): {value!r}")
+        return WorkerDeploymentVersion(name, build_id)
+
+
+@dataclass(frozen=True)
+class PinnedVersioningOverride:
+    """``start_workflow(versioning_override=...)``: run the whole workflow on this version."""
+
+    version: WorkerDeploymentVersion
+
+
+@dataclass(frozen=True)
+class AutoUpgradeVersioningOverride:
+    """``start_workflow(versioning_override=...)``: always run on the deployment's current version."""
+
+
+VersioningOverride = PinnedVersioningOverride | AutoUpgradeVersioningOverride
+
+
+def versioning_override_string(override: VersioningOverride | None) -> str:
+    """How the service keeps an override: "", "auto_upgrade" or "pinned:<deployment>.<build id>"."""
+    if override is None:
+        return ""
+    if isinstance(override, PinnedVersioningOverride):
+        return f"pinned:{override.version.to_canonical_string()}"
+    if isinstance(override, AutoUpgradeVersioningOverride):
+        return "auto_upgrade"
+    raise TypeError(f"versioning_override must be a PinnedVersioningOverride or an AutoUpgradeVersioningOverride, "
+                    f"not {override!r}")
 
 
 class ActivityCancellationType(enum.IntEnum):

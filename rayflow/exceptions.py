@@ -33,6 +33,7 @@ __all__ = [
     "PayloadError",
     "ServiceUnavailableError",
     "ConfigurationError",
+    "VersioningError",
     "WorkerPlacementError",
     "RPCError",
 ]
@@ -260,6 +261,11 @@ class ServiceUnavailableError(RayflowError):
 class ConfigurationError(RayflowError, ValueError):
     """The settings cannot work where the program runs (e.g. SQLite data under a Ray job's temporary working
     directory, or a store other than the running service's); the message names the setting to change."""
+
+
+class VersioningError(RayflowError, ValueError):
+    """A worker-versioning operation that is not allowed (an unknown build id, a limit reached, a version a
+    deployment has no workers for); nothing was changed. The message says what to do."""
 
 
 class WorkerPlacementError(RayflowError):

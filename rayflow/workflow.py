@@ -37,6 +37,7 @@ from rayflow._determinism import deprecate_patch, info, now, patched, random, ti
 from rayflow._runtime import ActivityHandle, Info
 from rayflow._session import Session
 from rayflow._workflow_activities import execute_activity, start_activity
+from rayflow.common import VersioningIntent
 from rayflow.exceptions import NondeterminismError
 
 __all__ = [
@@ -104,6 +105,7 @@ class ContinueAsNewError(BaseException):  # noqa: N818 - Temporal's name
         run_timeout: timedelta | None,
         task_timeout: timedelta | None,
         memo: dict[str, Any] | None,
+        versioning_intent: int = 0,
     ) -> None:
         super().__init__("continue as new")
         self.input_args = tuple(args)
@@ -112,6 +114,7 @@ class ContinueAsNewError(BaseException):  # noqa: N818 - Temporal's name
         self.run_timeout = run_timeout
         self.task_timeout = task_timeout
         self.memo = memo
+        self.versioning_intent = versioning_intent
 
 
 def continue_as_new(
@@ -121,6 +124,7 @@ def continue_as_new(
     run_timeout: timedelta | None = None,
     task_timeout: timedelta | None = None,
     memo: dict[str, Any] | None = None,
+    versioning_intent: VersioningIntent | None = None,
 ) -> NoReturn:
     """End this run as CONTINUED_AS_NEW and start a new run of the workflow id with ``args`` (Temporal's API).
 
@@ -136,6 +140,8 @@ def continue_as_new(
         run_timeout: the new run's run timeout (default: this one's).
         task_timeout: the new run's workflow task timeout (default: this one's).
         memo: the new run's memo (default: this one's).
+        versioning_intent: with worker versioning, COMPATIBLE (default) keeps the new run on workers
+            compatible with this run's build id; DEFAULT starts it on the queue's default build id.
 
     Raises:
         ContinueAsNewError: always; let it propagate out of the ``@workflow.run`` method.
@@ -155,7 +161,8 @@ def continue_as_new(
         if value is not None and (not isinstance(value, timedelta) or value <= timedelta(0)):
             _runtime.fail_task(runtime, ValueError(f"workflow.continue_as_new(): {name} must be a positive timedelta, got {value!r}"))
     raise ContinueAsNewError(args=args, workflow_type=workflow_type, task_queue=task_queue or None,
-                             run_timeout=run_timeout, task_timeout=task_timeout, memo=memo)
+                             run_timeout=run_timeout, task_timeout=task_timeout, memo=memo,
+                             versioning_intent=int(VersioningIntent(versioning_intent or 0)))
 
 
 # -- timers and conditions -------------------------------------------------------------------------

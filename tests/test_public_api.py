@@ -23,18 +23,26 @@ PUBLIC = {
         "Client", "HistoryEvent", "PendingActivityInfo", "PollerInfo", "ServiceActorInfo", "ServiceDescription", "TaskQueueDescription",
         "TaskQueuePartitionInfo", "TaskQueueTypeDescription", "WorkflowExecution", "WorkflowExecutionDescription",
         "WorkflowHandle", "WorkflowHistory", "WorkflowUpdateHandle", "WorkflowUpdateStage", "TLSConfig",
+        # worker versioning
+        "BuildIdOp", "BuildIdOpAddNewDefault", "BuildIdOpAddNewCompatible", "BuildIdOpPromoteSetByBuildId",
+        "BuildIdOpPromoteBuildIdWithinSet", "BuildIdOpMergeSets", "BuildIdVersionSet", "WorkerBuildIdVersionSets",
+        "BuildIdReachability", "WorkerTaskReachability", "TaskReachability", "TaskReachabilityType",
+        "WorkerDeploymentDescription", "WorkerDeploymentVersionSummary", "WorkerDeploymentVersionStatus",
+        "VersionDrainageInfo",
     ],
-    "rayflow.worker": ["ReplayResult", "Replayer", "Worker"],
+    "rayflow.worker": ["ReplayResult", "Replayer", "Worker", "WorkerDeploymentConfig"],
     "rayflow.testing": ["WorkflowEnvironment"],
     "rayflow.common": [
         "ActivityCancellationType", "EventType", "ParentClosePolicy", "PendingActivityState", "RetryPolicy", "RetryState", "TimeoutType", "WorkflowExecutionStatus",
         "WorkflowIDConflictPolicy", "WorkflowIDReusePolicy",
+        "VersioningIntent", "VersioningBehavior", "WorkerDeploymentVersion", "PinnedVersioningOverride",
+        "AutoUpgradeVersioningOverride", "VersioningOverride",
     ],
     "rayflow.exceptions": [
         "ActivityError", "ApplicationError", "CancelledError", "ChildWorkflowError", "FailureError", "NondeterminismError", "PayloadError",
         "ConfigurationError", "RayflowError", "ServerError", "ServiceUnavailableError", "SessionFailedError", "TerminatedError",
         "TimeoutError",
-        "RPCError", "WorkerPlacementError", "WorkflowAlreadyStartedError", "WorkflowFailureError", "WorkflowNotFoundError",
+        "RPCError", "VersioningError", "WorkerPlacementError", "WorkflowAlreadyStartedError", "WorkflowFailureError", "WorkflowNotFoundError",
         "WorkflowQueryFailedError", "WorkflowUpdateFailedError",
     ],
     "rayflow.converter": [

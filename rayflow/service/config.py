@@ -38,6 +38,8 @@ class ServiceConfig:
         mutable_state_cache_size: mutable states of open executions each history shard keeps in memory, least
             recently used evicted first (default 10000). An evicted execution is read back from the store when
             next needed; its timers and dispatched tasks stay tracked, so it runs on as before, only slower.
+        max_build_ids_per_queue, max_version_sets_per_queue, max_build_id_length: worker-versioning limits of a
+            task queue's build-id version sets (Temporal's defaults: 100, 10 and 255 characters).
         log_level: what the service actors and worker replicas log to the console ("": WARNING; their log files
             in the Ray session's log directory get INFO); ``RAYFLOW_LOG_LEVEL`` where the service starts.
     """
@@ -55,6 +57,9 @@ class ServiceConfig:
     home_node_id: str = ""
     actor_max_concurrency: int = constants.DEFAULT_ACTOR_MAX_CONCURRENCY
     mutable_state_cache_size: int = constants.DEFAULT_MUTABLE_STATE_CACHE_SIZE
+    max_build_ids_per_queue: int = 100
+    max_version_sets_per_queue: int = 10
+    max_build_id_length: int = 255
     log_level: str = field(default_factory=lambda: os.environ.get(constants.LOG_LEVEL_ENV, ""))
 
     @cached_property

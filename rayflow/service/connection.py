@@ -18,6 +18,12 @@ class RayServiceConnection(HistoryClient):
     async def describe_task_queue(self, namespace: str, task_queue: str) -> dict[str, Any]:
         return await MatchingClient(self.config).describe_task_queue(namespace, task_queue)
 
+    async def versioning(self, namespace: str, operation: str, args: dict[str, Any]) -> Any:
+        """A worker-versioning operation (``rayflow.service.versioning.run``)."""
+        from rayflow.service import versioning
+
+        return await versioning.run(operation, namespace, args, self, MatchingClient(self.config))
+
     async def describe_service(self) -> dict[str, Any]:
         from rayflow.service.bootstrap import describe_service  # lazy: bootstrap imports the actors' modules
 

@@ -36,6 +36,7 @@ from rayflow.worker.activity_runner import ActivityRunner
 from rayflow.worker.queries import answer_query
 from rayflow.worker.replay import WorkflowInstance
 from rayflow.worker.sessions import SESSION_CREATE_ACTIVITY, SessionHost
+from rayflow.worker.versioning import VersionOptions
 from rayflow.worker.workflow_cache import Lease, WorkflowCache
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class ReplicaSpec:
     task_queue_rate_limit_set_at: float = 0.0
     #: Exception types that fail the workflow instead of the workflow task (``Worker(workflow_failure_exception_types)``).
     workflow_failure_exception_types: tuple[type[BaseException], ...] = ()
+    #: Worker versioning: build id, whether it routes, deployment name (``rayflow.worker.versioning``).
+    versions: VersionOptions = field(default_factory=VersionOptions)
 
 
 def _where() -> dict[str, str]:
@@ -210,6 +213,8 @@ class WorkerReplica:
     async def _poll_loop(self, queue: str, queue_type: int, slots: asyncio.Semaphore, handle: Any) -> None:
         poller = {"identity": self._identity, "poller_id": self._replica_id, "labels": [], "accept_unlabelled": True,
                   "watch": ray.get_runtime_context().current_actor, **self._where}
+        if queue != self._replica_queue:  # the replica's own queue takes every task sent to it
+            poller.update(self._spec.versions.poller_fields())
         rate = self._activity_rate if queue_type == RR.TASK_QUEUE_TYPE_ACTIVITY else None
         if queue_type == RR.TASK_QUEUE_TYPE_ACTIVITY:
             poller["labels"] = list(self._spec.labels)
@@ -271,6 +276,11 @@ class WorkerReplica:
             slots.release()
 
     # -- workflow tasks -----------------------------------------------------------------------
+    def _versioning_behavior(self, workflow_type: str) -> int:
+        definition = self._workflows.get(workflow_type)
+        own = definition.versioning_behavior if definition is not None else 0
+        return own or self._spec.versions.default_versioning_behavior
+
     async def _workflow_task(self, data: bytes) -> None:
         task = RR.PollWorkflowTaskQueueResponse.FromString(data)
         if task.HasField("query"):  # read only: answered from the cache or a throwaway replay
@@ -340,8 +350,12 @@ class WorkerReplica:
             lease.evict()
             await self._fail_workflow_task(task, result.task_failure, result.task_failure_cause)
             return
+        versions = self._spec.versions
         request = RR.RespondWorkflowTaskCompletedRequest(
-            task_token=task.task_token, commands=result.commands, identity=self._identity
+            task_token=task.task_token, commands=result.commands, identity=self._identity,
+            build_id=versions.build_id, use_versioning=versions.use_versioning,
+            deployment_name=versions.deployment_name,
+            versioning_behavior=self._versioning_behavior(task.workflow_type),
         )
         for update_id, failure in result.rejected_updates:  # validator rejections: nothing is recorded
             request.rejected_updates.add(update_id=update_id, failure=failure)

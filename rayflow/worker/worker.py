@@ -19,6 +19,7 @@ from rayflow._definition import exception_types
 from rayflow.exceptions import WorkerPlacementError
 from rayflow.worker.labels import placement_problems, pool_labels
 from rayflow.worker.replica import ReplicaSpec, WorkerReplica
+from rayflow.worker.versioning import RetireWatch, WorkerDeploymentConfig, version_options
 
 if TYPE_CHECKING:
     from rayflow.client import Client
@@ -69,6 +70,18 @@ class Worker:
             only a ``FailureError`` such as ``ApplicationError`` fails the workflow, any other exception is a
             bug that fails the workflow task, retried until fixed code is deployed). Listing
             ``NondeterminismError`` (or ``Exception``) makes nondeterminism fail the workflow too.
+        build_id: this worker's build id, recorded on each workflow task it completes (Temporal's
+            ``binary_checksum``); with ``use_worker_versioning=True`` it also routes: the pool gets only the
+            tasks that the task queue's version sets send to this build id (see
+            ``client.update_worker_build_id_compatibility``).
+        use_worker_versioning: poll as a versioned worker (default False).
+        deployment_config: instead of build ids, be one version of a worker deployment
+            (``WorkerDeploymentConfig(version=WorkerDeploymentVersion(name, build_id))``).
+        retire_when_drained: once this pool's version was reachable and no longer is (not the default or
+            current version, no open workflow that can still run on it), stop polling, finish the tasks that
+            run, and remove the replicas, freeing their resources; ``run()`` then returns and ``retired`` is
+            True. Needs ``use_worker_versioning`` or a ``deployment_config``.
+        retire_check_interval: how often a ``retire_when_drained`` pool checks (default 5 s).
 
     A replica that dies is replaced by a new one with the same index; the tasks it was running are
     retried by the service after their timeouts.
@@ -96,6 +109,11 @@ class Worker:
         max_activities_per_second: float | None = None,
         max_task_queue_activities_per_second: float | None = None,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        build_id: str | None = None,
+        use_worker_versioning: bool = False,
+        deployment_config: WorkerDeploymentConfig | None = None,
+        retire_when_drained: bool = False,
+        retire_check_interval: timedelta = timedelta(seconds=5),
     ) -> None:
         if not task_queue:
             raise ValueError("Worker: task_queue is required")
@@ -118,6 +136,10 @@ class Worker:
         failure_types = exception_types(workflow_failure_exception_types, "Worker(workflow_failure_exception_types=...)")
         advertised = pool_labels(ray_actor_options, labels)
         _check_definitions(workflows, activities)
+        versions = version_options(workflows, build_id, use_worker_versioning, deployment_config)
+        if retire_when_drained and not versions.use_versioning:
+            raise ValueError("Worker: retire_when_drained needs a versioned worker (use_worker_versioning=True with "
+                             "a build_id, or a deployment_config)")
         _ship_user_code_by_value([*workflows, *activities, *failure_types])
         self._client = client
         self._replicas = replicas
@@ -143,7 +165,12 @@ class Worker:
             max_task_queue_activities_per_second=max_task_queue_activities_per_second,
             task_queue_rate_limit_set_at=time.time(),
             workflow_failure_exception_types=failure_types,
+            versions=versions,
         )
+        self._retire_watch = (RetireWatch(client, task_queue, versions, retire_check_interval.total_seconds(),
+                                          self._retire) if retire_when_drained else None)
+        self._retire_task: asyncio.Task[None] | None = None
+        self.retired = False
         self._actors: list[Any] = []
         self._identities: list[str] = []
         self._infos: list[dict[str, Any]] = []
@@ -198,6 +225,14 @@ class Worker:
         self._watchers = [
             asyncio.ensure_future(self._watch(index, actor)) for index, actor in enumerate(self._actors)
         ]
+        if self._retire_watch is not None:
+            self._retire_task = asyncio.ensure_future(self._retire_watch.run())
+
+    async def _retire(self) -> None:
+        """The version is drained: shut the pool down (finishing what runs) and say so."""
+        self.retired = True
+        self._retire_task = None  # shutdown() must not cancel the task that runs it
+        await self.shutdown()
 
     def _create_replica(self, index: int) -> Any:
         options = {"max_concurrency": 100_000, **self._ray_actor_options}
@@ -281,6 +316,9 @@ class Worker:
     async def shutdown(self) -> None:
         """Stop polling, let running tasks finish (up to the graceful timeout), then remove the replicas."""
         self._stopping = True
+        if self._retire_task is not None:
+            self._retire_task.cancel()
+            self._retire_task = None
         for watcher in self._watchers:
             watcher.cancel()
         self._watchers = []

@@ -25,6 +25,7 @@ _CODES: dict[type[BaseException], grpc.StatusCode] = {
     exceptions.WorkflowQueryFailedError: grpc.StatusCode.FAILED_PRECONDITION,
     exceptions.WorkflowUpdateFailedError: grpc.StatusCode.FAILED_PRECONDITION,
     exceptions.ServiceUnavailableError: grpc.StatusCode.UNAVAILABLE,
+    exceptions.VersioningError: grpc.StatusCode.FAILED_PRECONDITION,
     ValueError: grpc.StatusCode.INVALID_ARGUMENT,
     TypeError: grpc.StatusCode.INVALID_ARGUMENT,
 }

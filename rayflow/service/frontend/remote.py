@@ -179,5 +179,12 @@ class GrpcServiceConnection:
         return json.loads(response.description_json)
 
 
+    async def versioning(self, namespace: str, operation: str, args: dict[str, Any]) -> Any:
+        request = service_pb2.VersioningRequest(namespace=namespace, operation=operation,
+                                                arguments_json=json.dumps(args))
+        response = await self._call("Versioning", request, f"worker versioning: {operation}")
+        return json.loads(response.result_json)
+
+
 def _serialize(message: Message) -> bytes:
     return message.SerializeToString()

@@ -254,6 +254,17 @@ class FrontendServer:
         raw = await self._matching.describe_task_queue(_namespace(request), request.task_queue)
         return service_pb2.DescribeTaskQueueResponse(description_json=json.dumps(raw, default=str))
 
+    async def _Versioning(self, request: service_pb2.VersioningRequest):  # noqa: N802
+        from rayflow.service import versioning
+
+        _require(request, "operation")
+        try:
+            args = json.loads(request.arguments_json or "{}")
+        except ValueError as err:
+            raise ValueError(f"Versioning: arguments_json is not JSON: {err}") from err
+        result = await versioning.run(request.operation, _namespace(request), args, self._history, self._matching)
+        return service_pb2.VersioningResponse(result_json=json.dumps(result))
+
     async def _GetClusterInfo(self, request: service_pb2.GetClusterInfoRequest):  # noqa: N802
         from rayflow import __version__
         from rayflow.service.bootstrap import describe_service  # lazy: bootstrap imports the actors' modules

@@ -11,6 +11,7 @@ its shard calls the parent's shard (``record_child_completed``) until the parent
 from __future__ import annotations
 
 from rayflow.proto.rayflow.v1 import command_pb2, history_pb2, internal_pb2, message_pb2, request_response_pb2
+from rayflow.service.history import versioning
 from rayflow.service.history.mutable_state import ET, StateBuilder
 
 RR = request_response_pb2
@@ -64,6 +65,9 @@ def initiate(builder: StateBuilder, attrs: command_pb2.StartChildWorkflowExecuti
     request.parent_workflow_id = info.workflow_id
     request.parent_run_id = info.run_id
     request.parent_initiated_event_id = event.event_id
+    request.versioning_override = ""
+    request.version_directive = versioning.start_request_directive(info, event_attrs.task_queue,
+                                                                   attrs.versioning_intent)
 
 
 def record_started(builder: StateBuilder, initiated_event_id: int, run_id: str) -> bool:

@@ -217,5 +217,6 @@ def _write(key: Key, builder: StateBuilder, create: bool) -> ExecutionWrite:
         start_time=info.start_time.ToDatetime().timestamp(),
         close_time=info.close_time.ToDatetime().timestamp() if info.HasField("close_time") else 0.0,
         request_id=info.request_id,
+        build_ids=tuple(info.build_ids),
         needs_attention=info.status != RUNNING and children.needs_attention(builder.state),
     )

@@ -31,6 +31,7 @@ def filters(request: RR.ListWorkflowExecutionsRequest) -> dict[str, Any]:
         "status": request.status or None,
         "workflow_type": request.workflow_type or None,
         "task_queue": request.task_queue or None,
+        "build_id": request.build_id or None,
     }
     for name in ("start_time_min", "start_time_max"):
         if request.HasField(name):
@@ -58,6 +59,7 @@ def row(summary: ExecutionSummary) -> Row:
         status=summary.status,
         history_length=summary.next_event_id - 1,
         task_queue=summary.task_queue,
+        build_ids=summary.build_ids,
     )
     info.execution.workflow_id = summary.workflow_id
     info.execution.run_id = summary.run_id

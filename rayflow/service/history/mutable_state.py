@@ -19,7 +19,7 @@ from rayflow.proto.rayflow.v1 import (
     message_pb2,
     request_response_pb2,
 )
-from rayflow.service.history import _wire
+from rayflow.service.history import _wire, versioning
 from rayflow.service.history.retry import with_defaults
 
 ET = history_pb2
@@ -128,6 +128,7 @@ class StateBuilder:
     def start_execution(
         request: request_response_pb2.StartWorkflowExecutionRequest, now: datetime
     ) -> StateBuilder:
+        versioning.check_override(request.versioning_override)
         run_id = str(uuid.uuid4())
         state = internal_pb2.MutableState()
         info = state.execution_info
@@ -141,6 +142,8 @@ class StateBuilder:
         info.first_execution_run_id = run_id
         info.request_id = request.request_id
         info.next_event_id = 1
+        info.versioning_override = request.versioning_override
+        info.version_directive = versioning.start_directive(request)
         if request.parent_workflow_id:  # started as a child workflow
             info.parent_namespace = request.parent_namespace
             info.parent_workflow_id = request.parent_workflow_id
@@ -204,6 +207,8 @@ class StateBuilder:
             # The chain keeps the request id of the start that made it: a retry of that start (a client's, or a
             # parent's StartChild after a restart) finds the chain's current run, not a conflict.
             request_id=info.request_id or f"continue-as-new-{uuid.uuid4()}",
+            versioning_override=info.versioning_override,
+            version_directive=versioning.start_request_directive(info, attrs.task_queue, attrs.versioning_intent),
         )
         for name, inherited in (("workflow_run_timeout", "run_timeout"), ("workflow_task_timeout", "task_timeout")):
             if attrs.HasField(name) and getattr(attrs, name).ToTimedelta() > timedelta(0):
@@ -271,10 +276,10 @@ class StateBuilder:
 
     def workflow_matching_task(self) -> internal_pb2.MatchingTask:
         wft = self.state.workflow_task
-        return matching_task(
+        return versioning.stamp(matching_task(
             self.info, wft.scheduled_event_id, wft.attempt, request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW,
             wft.task_queue, self.now,
-        )
+        ), self.info.version_directive, self.info.task_queue)
 
     def start_workflow_task(self, identity: str, request_id: str) -> history_pb2.HistoryEvent:
         wft = self.state.workflow_task
@@ -365,6 +370,8 @@ class StateBuilder:
         info.activity_type = event_attrs.activity_type
         info.task_queue = event_attrs.task_queue
         info.resource_label = event_attrs.resource_label
+        info.version_directive = versioning.follow_on_directive(self.info, event_attrs.task_queue,
+                                                                attrs.versioning_intent)
         info.input.CopyFrom(event_attrs.input)
         for name in ("schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout",
                      "heartbeat_timeout"):
@@ -383,7 +390,7 @@ class StateBuilder:
             info.task_queue, self.now,
         )
         task.resource_label = info.resource_label
-        return task
+        return versioning.stamp(task, info.version_directive, info.task_queue)
 
     def start_activity(self, info: internal_pb2.ActivityInfo, identity: str, request_id: str) -> None:
         info.started_time.FromDatetime(self.now)
@@ -569,16 +576,15 @@ def pending_tasks(state: internal_pb2.MutableState, now: datetime) -> list[inter
     tasks = []
     wft = state.workflow_task
     if wft.scheduled_event_id and not wft.started_event_id and _due(wft.dispatch_time, now):
-        tasks.append(
+        tasks.append(versioning.stamp(
             matching_task(info, wft.scheduled_event_id, wft.attempt, request_response_pb2.TASK_QUEUE_TYPE_WORKFLOW,
-                          wft.task_queue, now)
-        )
+                          wft.task_queue, now), info.version_directive, info.task_queue))
     for activity in state.activities.values():
         if not activity.HasField("started_time") and _due(activity.current_attempt_scheduled_time, now):
             task = matching_task(info, activity.scheduled_event_id, activity.attempt,
                                  request_response_pb2.TASK_QUEUE_TYPE_ACTIVITY, activity.task_queue, now)
             task.resource_label = activity.resource_label
-            tasks.append(task)
+            tasks.append(versioning.stamp(task, activity.version_directive, activity.task_queue))
     return tasks
 
 

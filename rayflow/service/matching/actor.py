@@ -48,6 +48,7 @@ from rayflow.service.matching.partition import (
     Poller,
     TaskQueuePartition,
 )
+from rayflow.service.matching.versioning import VersioningRegistry
 
 if TYPE_CHECKING:
     from rayflow.persistence.store import Store
@@ -187,6 +188,8 @@ class MatchingEngine:
         self._save_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
         self._history: Any = None  # HistoryClient, made on first use (record_started None)
+        self.versioning = VersioningRegistry(config, index, self.client,
+                                             lambda: self._get_store() if self._persist else None, self._reroute)
 
     # -- placement and partitions ------------------------------------------------------------
     def hosts(self, key: PartitionKey) -> bool:
@@ -196,7 +199,8 @@ class MatchingEngine:
         part = self._partitions.get(key)
         if part is None:
             forwarder = self._forwarder if self.config.partitions_of(key.task_queue) > 1 else None
-            part = self._partitions[key] = TaskQueuePartition(key, forwarder, self._cancellations)
+            part = self._partitions[key] = TaskQueuePartition(key, forwarder, self._cancellations,
+                                                              resolver=self.versioning.resolve)
             if key.task_queue_type == ACTIVITY:
                 part.set_rate_limit(self._partition_rate(key.namespace, key.task_queue))
         return part
@@ -210,8 +214,15 @@ class MatchingEngine:
         setting = self._rate_limits.get((namespace, task_queue))
         return None if setting is None else setting.rate / self.config.partitions_of(task_queue)
 
+    def _reroute(self) -> None:
+        """Versioning changed: every partition sorts its backlog by the new targets."""
+        for part in self._partitions.values():
+            part.reroute()
+
     async def _ready(self, namespace: str, task_queue: str, task_queue_type: int) -> None:
-        """Before a queue's activity partitions are first used here: load its stored rate limit (once)."""
+        """Before a queue is first used here: load its versioning and (activity queues) its stored rate limit."""
+        if not is_sticky_queue(task_queue) and not is_replica_queue(task_queue):
+            await self.versioning.ready(namespace, task_queue)
         if task_queue_type != ACTIVITY or not self._persist:
             return
         queue = (namespace, task_queue)
@@ -293,6 +304,7 @@ class MatchingEngine:
         if now - self._last_sweep < SWEEP_EVERY_S:
             return
         self._last_sweep = now
+        self.versioning.refresh()
         for key in [key for key, part in self._partitions.items() if part.is_idle(IDLE_PARTITION_S)]:
             del self._partitions[key]
 
@@ -317,7 +329,24 @@ class MatchingEngine:
             return  # its sticky timeout sends it to the normal queue
         key = PartitionKey(message.namespace, message.task_queue, int(message.task_queue_type), partition)
         await self._ready(*key[:3])
+        if message.version_directive and message.normal_task_queue:
+            await self.versioning.ready(message.namespace, message.normal_task_queue)
+            if self._redirected(key, message):
+                return
         await self.partition(key).add(message)
+
+    def _redirected(self, key: PartitionKey, task: MatchingTask) -> bool:
+        """A task for a sticky queue whose worker is not of the task's version (the workflow moved to another
+        build id) goes to the normal queue now, instead of after its sticky timeout."""
+        if not is_sticky_queue(key.task_queue):
+            return False
+        part = self._partitions.get(key)
+        targets = part.poller_targets() if part is not None else set()
+        if not targets or self.versioning.resolve(task) in targets:
+            return False
+        task.task_queue = task.normal_task_queue
+        self._spawn(self.client.add_task(task))
+        return True
 
     async def poll(
         self,
@@ -350,6 +379,7 @@ class MatchingEngine:
         who = Poller.from_dict(poller)
         await self._ready(namespace, task_queue, int(task_queue_type))
         self._learn(namespace, task_queue, int(task_queue_type), who)
+        self.versioning.learn(namespace, task_queue, int(task_queue_type), who)
         part = self.partition(PartitionKey(namespace, task_queue, int(task_queue_type), partition))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -488,6 +518,9 @@ class MatchingEngine:
             part = self._partitions.get(key)
             if part is not None:
                 info = part.describe()
+                for poller in info["pollers"]:
+                    poller["no_tasks_reason"] = self.versioning.why_idle(namespace, task_queue,
+                                                                         Poller.from_dict(poller))
             else:
                 info = empty_partition(partition)
                 if setting is not None:
@@ -581,6 +614,14 @@ class MatchingActor:
 
     async def cancel_polls(self, poller_id: str) -> None:
         await self._engine.cancel_polls(poller_id)
+
+    async def versioning(self, operation: str, args: dict[str, Any]) -> Any:
+        """A worker-versioning operation (actor 0 runs them; see ``VersioningRegistry.operate``)."""
+        return await self._engine.versioning.operate(operation, args)
+
+    async def versioning_pushed(self, kind: str, namespace: str, name: str, data: dict[str, Any]) -> None:
+        """Actor 0 changed a versioning record."""
+        self._engine.versioning.pushed(kind, namespace, name, data)
 
     async def memory_stats(self) -> dict[str, int]:
         """How many partitions this actor holds (sticky and replica ones apart) and their backlog."""

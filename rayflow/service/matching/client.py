@@ -160,6 +160,10 @@ class MatchingClient:
             )
         )
 
+    async def versioning(self, operation: str, args: dict[str, Any]) -> Any:
+        """A worker-versioning operation, run by Matching actor 0 (the writer of versioning records)."""
+        return await call(self.handle(0).versioning.remote(operation, args), f"worker versioning: {operation}")
+
     async def describe_task_queue(self, namespace: str, task_queue: str) -> dict[str, list[dict[str, Any]]]:
         """Every partition of both queues of that name: ``{"workflow": [...], "activity": [...]}``.
 

@@ -46,6 +46,14 @@ RATE_LIMIT_BURST_S = 0.1
 
 MatchingTask = internal_pb2.MatchingTask
 TaskKey = tuple[str, str, str, int, int, int, str]
+#: Which pollers may take a backlogged task: (resource label, versioning target); "" = unlabelled / unversioned.
+Route = tuple[str, str]
+#: The versioning target of a task (see ``rayflow.service.matching.versioning``).
+Resolver = Callable[[MatchingTask], str]
+
+
+def _unversioned(task: MatchingTask) -> str:
+    return ""
 
 
 class PartitionKey(NamedTuple):
@@ -91,6 +99,8 @@ class Poller:
     labels: frozenset[str] = frozenset()
     accept_unlabelled: bool = True
     build_id: str = ""
+    use_versioning: bool = False
+    deployment_name: str = ""
     rate_limit: float | None = None
     rate_limit_set_at: float = 0.0
     node_id: str = ""
@@ -106,6 +116,8 @@ class Poller:
             labels=frozenset(data.get("labels") or ()),
             accept_unlabelled=bool(data.get("accept_unlabelled", True)),
             build_id=str(data.get("build_id") or ""),
+            use_versioning=bool(data.get("use_versioning", False)),
+            deployment_name=str(data.get("deployment_name") or ""),
             rate_limit=None if rate_limit is None else float(rate_limit),
             rate_limit_set_at=float(data.get("task_queue_rate_limit_set_at") or 0.0),
             node_id=str(data.get("node_id") or ""),
@@ -120,6 +132,8 @@ class Poller:
             "labels": sorted(self.labels),
             "accept_unlabelled": self.accept_unlabelled,
             "build_id": self.build_id,
+            "use_versioning": self.use_versioning,
+            "deployment_name": self.deployment_name,
             "task_queue_rate_limit": self.rate_limit,
             "task_queue_rate_limit_set_at": self.rate_limit_set_at,
             "node_id": self.node_id,
@@ -129,6 +143,19 @@ class Poller:
 
     def can_take(self, label: str) -> bool:
         return label in self.labels if label else self.accept_unlabelled
+
+    @property
+    def target(self) -> str:
+        """Which versioned tasks it may take: those of its deployment version, of its build id (with
+        ``use_versioning``), or unversioned ones (see ``rayflow.service.matching.versioning``)."""
+        if self.use_versioning and self.deployment_name:
+            return f"d:{self.deployment_name}.{self.build_id}"
+        if self.use_versioning and self.build_id:
+            return f"b:{self.build_id}"
+        return ""
+
+    def can_take_route(self, route: Route) -> bool:
+        return route[1] == self.target and self.can_take(route[0])
 
 
 class Forwarder(Protocol):
@@ -268,6 +295,7 @@ class _Entry:
     created: float  # wall clock: the task's create_time, else when it arrived here
     key: TaskKey
     task: MatchingTask
+    route: Route = ("", "")
 
 
 @dataclass(slots=True)
@@ -289,6 +317,8 @@ class TaskQueuePartition:
         forwarder: reaches the root (children) and the children (root); None for a queue of one partition.
         cancellations: cancelled poller ids, shared by the partitions of one process (default: own).
         poller_ttl_s: pollers not seen for this long are left out of ``describe`` (default 300 s).
+        resolver: a task's versioning target (default: every task is unversioned); ``reroute()`` after the
+            answers it gives changed.
     """
 
     def __init__(
@@ -298,12 +328,14 @@ class TaskQueuePartition:
         cancellations: Cancellations | None = None,
         *,
         poller_ttl_s: float = POLLER_TTL_S,
+        resolver: Resolver = _unversioned,
     ) -> None:
         self.key = key
+        self._resolve = resolver
         self._forwarder = forwarder
         self._cancellations = cancellations or Cancellations()
         self._poller_ttl_s = poller_ttl_s
-        self._backlog: dict[str, deque[_Entry]] = {}  # label -> FIFO; ordered across labels by seq
+        self._backlog: dict[Route, deque[_Entry]] = {}  # route -> FIFO; ordered across routes by seq
         self._keys: set[TaskKey] = set()  # backlogged or being offered to the root
         self._seq = itertools.count(1)
         self._front_seq = 0  # put-back tasks go before everything (negative seqs)
@@ -367,10 +399,10 @@ class TaskQueuePartition:
         if not self._backlog:
             return
         self._generation += 1
-        for label in list(self._backlog):
-            self._wake(label)
+        for route in list(self._backlog):
+            self._wake(route)
             if self._forwarder is not None and not self.key.is_root:
-                self._spawn(self._notify_root(label))
+                self._spawn(self._notify_root(route))
 
     # -- adding ------------------------------------------------------------------------------
     async def add(self, task: MatchingTask) -> None:
@@ -385,8 +417,8 @@ class TaskQueuePartition:
             self._push(task, key)
             return
         if not self._charge():  # no token for this task now: it waits in the backlog
-            self._push(task, key)
-            await self._notify_root(task.resource_label)
+            route = self._push(task, key)
+            await self._notify_root(route)
             return
         self._keys.add(key)  # dedupe while the offer is in flight
         accepted = False
@@ -405,8 +437,7 @@ class TaskQueuePartition:
         self._uncharge()
         if self._match_waiter(task):
             return
-        self._push(task, key)
-        await self._notify_root(task.resource_label)
+        await self._notify_root(self._push(task, key))
 
     def offer(self, task: MatchingTask) -> bool:
         """Root side of a child's offer: hand the task to a waiting poller, or decline (never backlog it).
@@ -420,9 +451,23 @@ class TaskQueuePartition:
         key = task_key(task)
         if key in self._keys or self._match_waiter(task, charge=False):  # it was paid for when first handed out
             return
-        self._push(task, key, front=True)
+        route = self._push(task, key, front=True)
         if self._forwarder is not None and not self.key.is_root:
-            self._spawn(self._notify_root(task.resource_label))
+            self._spawn(self._notify_root(route))
+
+    def reroute(self) -> None:
+        """The versioning targets may have changed: sort the backlog again and let every waiting poll look."""
+        entries = sorted((entry for entries in self._backlog.values() for entry in entries), key=lambda e: e.seq)
+        self._backlog = {}
+        for entry in entries:
+            entry.route = (entry.task.resource_label, self._resolve(entry.task))
+            self._backlog.setdefault(entry.route, deque()).append(entry)
+        self._generation += 1
+        for waiter in self._waiters:
+            _resolve(waiter.future, _RECHECK)
+        if self._forwarder is not None and not self.key.is_root:
+            for route in list(self._backlog):
+                self._spawn(self._notify_root(route))
 
     def child_has_backlog(self, child: int, label: str) -> None:
         """Root side: a child backlogged a task; wake the waiting polls that could take it.
@@ -431,7 +476,7 @@ class TaskQueuePartition:
         """
         self._children[child] = next(self._notices)
         self._generation += 1
-        self._wake(label)
+        self._wake_label(label)
 
     # -- polling -----------------------------------------------------------------------------
     async def poll(self, poller: Poller, timeout_s: float, *, forwarded: bool = False) -> MatchingTask | None:
@@ -560,48 +605,56 @@ class TaskQueuePartition:
 
     # -- matching and the backlog ------------------------------------------------------------
     def _match_waiter(self, task: MatchingTask, *, charge: bool = True) -> bool:
+        route = (task.resource_label, self._resolve(task))
         for waiter in self._waiters:
-            if not waiter.future.done() and waiter.poller.can_take(task.resource_label):
+            if not waiter.future.done() and waiter.poller.can_take_route(route):
                 if charge and not self._charge():
                     return False
                 waiter.future.set_result(task)
                 return True
         return False
 
-    def _wake(self, label: str) -> None:
+    def _wake(self, route: Route) -> None:
+        for waiter in self._waiters:
+            if not waiter.future.done() and waiter.poller.can_take_route(route):
+                waiter.future.set_result(_RECHECK)
+
+    def _wake_label(self, label: str) -> None:
+        """A child's backlog has a task of this label (its target is the child's to check)."""
         for waiter in self._waiters:
             if not waiter.future.done() and waiter.poller.can_take(label):
                 waiter.future.set_result(_RECHECK)
 
-    def _push(self, task: MatchingTask, key: TaskKey, *, front: bool = False) -> None:
+    def _push(self, task: MatchingTask, key: TaskKey, *, front: bool = False) -> Route:
         created = task.create_time.ToNanoseconds() / 1e9 if task.HasField("create_time") else time.time()
         if front:
             self._front_seq -= 1
-        entry = _Entry(self._front_seq if front else next(self._seq), created, key, task)
-        entries = self._backlog.setdefault(task.resource_label, deque())
+        route = (task.resource_label, self._resolve(task))
+        entry = _Entry(self._front_seq if front else next(self._seq), created, key, task, route)
+        entries = self._backlog.setdefault(route, deque())
         (entries.appendleft if front else entries.append)(entry)
         self._keys.add(key)
         self._generation += 1
+        return route
 
     def _take_local(self, poller: Poller) -> MatchingTask | None:
         best: _Entry | None = None
-        for label, entries in self._backlog.items():
-            if poller.can_take(label) and (best is None or entries[0].seq < best.seq):
+        for route, entries in self._backlog.items():
+            if poller.can_take_route(route) and (best is None or entries[0].seq < best.seq):
                 best = entries[0]
         if best is None or not self._charge():
             return None
-        label = best.task.resource_label
-        entries = self._backlog[label]
+        entries = self._backlog[best.route]
         entries.popleft()
         if not entries:
-            del self._backlog[label]
+            del self._backlog[best.route]
         self._keys.discard(best.key)
         return best.task
 
-    async def _notify_root(self, label: str) -> None:
+    async def _notify_root(self, route: Route) -> None:
         assert self._forwarder is not None
         try:
-            await self._forwarder.notify_backlog(self.key, label)
+            await self._forwarder.notify_backlog(self.key, route[0])
         except Exception:
             logger.warning("matching: telling the root of %s about backlog failed", self.key, exc_info=True)
 
@@ -650,11 +703,22 @@ class TaskQueuePartition:
             "partition": self.key.partition,
             "backlog": self.backlog_count(),
             "backlog_age_s": max(0.0, now - oldest),
-            "backlog_by_label": {label: len(entries) for label, entries in self._backlog.items()},
+            "backlog_by_label": self._count_by(0),
+            "backlog_by_build_id": self._count_by(1),
             "pollers": pollers,
             "dispatch_rate": self._dispatched.rate(),
             "partition_rate_limit": self.rate_limit,
         }
+
+    def _count_by(self, part: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for route, entries in self._backlog.items():
+            counts[route[part]] = counts.get(route[part], 0) + len(entries)
+        return counts
+
+    def poller_targets(self) -> set[str]:
+        """The versioning targets of the pollers seen (a sticky queue has one poller)."""
+        return {poller.target for poller, _ in self._pollers.values()}
 
     def backlog_tasks(self) -> list[MatchingTask]:
         """Backlogged tasks, oldest first (for tests and debugging)."""

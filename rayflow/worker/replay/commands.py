@@ -107,6 +107,7 @@ def schedule_activity(
         heartbeat_timeout=duration_to_proto(request.heartbeat_timeout),
         retry_policy=request.retry_policy.to_proto() if request.retry_policy is not None else None,
         resource_label=request.resource_label or "",
+        versioning_intent=request.versioning_intent,
     )
     return Command(
         command_type=command_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK, schedule_activity_task_command_attributes=attrs
@@ -175,6 +176,7 @@ def continue_as_new(
     run_timeout: timedelta | None = None,
     task_timeout: timedelta | None = None,
     memo: dict[str, message_pb2.Payload] | None = None,
+    versioning_intent: int = 0,
 ) -> Command:
     """A ContinueAsNewWorkflowExecution command: the run ends CONTINUED_AS_NEW and a new run starts
     (fields left unset are inherited from the closing run; ``memo=None`` inherits the memo)."""
@@ -185,6 +187,7 @@ def continue_as_new(
         workflow_run_timeout=duration_to_proto(run_timeout),
         workflow_task_timeout=duration_to_proto(task_timeout),
         inherit_memo=memo is None,
+        versioning_intent=versioning_intent,
     )
     for key, value in (memo or {}).items():
         attrs.memo[key].CopyFrom(value)
@@ -197,12 +200,13 @@ def continue_as_new(
 def start_child_workflow(
     *, workflow_id: str, workflow_type: str, task_queue: str, input: message_pb2.Payloads,
     parent_close_policy: int, execution_timeout: timedelta | None = None, retry_policy: message_pb2.RetryPolicy | None = None,
+    versioning_intent: int = 0,
 ) -> Command:
     """A StartChildWorkflowExecution command."""
     attrs = command_pb2.StartChildWorkflowExecutionCommandAttributes(
         workflow_id=workflow_id, workflow_type=workflow_type, task_queue=task_queue, input=input,
         parent_close_policy=parent_close_policy, workflow_execution_timeout=duration_to_proto(execution_timeout),
-        retry_policy=retry_policy,
+        retry_policy=retry_policy, versioning_intent=versioning_intent,
     )
     return Command(
         command_type=command_pb2.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,

@@ -281,6 +281,7 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         self._add_command(commands.continue_as_new(
             payloads, workflow_type=request.workflow_type, task_queue=request.task_queue,
             run_timeout=request.run_timeout, task_timeout=request.task_timeout, memo=memo,
+            versioning_intent=request.versioning_intent,
         ))
         self._completed = True
 
@@ -324,6 +325,7 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
     def workflow_start_child(
         self, *, workflow_type: str, args: list[Any], workflow_id: str, task_queue: str | None,
         parent_close_policy: int, execution_timeout: timedelta | None, retry_policy: Any,
+        versioning_intent: int = 0,
     ) -> Any:
         """A StartChildWorkflowExecution command; the handle resolves as the child's events arrive."""
         from rayflow._child_workflow import ChildWorkflowHandle
@@ -337,6 +339,7 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             workflow_id=workflow_id, workflow_type=workflow_type, task_queue=task_queue or self._info.task_queue,
             input=payloads, parent_close_policy=parent_close_policy, execution_timeout=execution_timeout,
             retry_policy=retry_policy.to_proto() if retry_policy is not None else None,
+            versioning_intent=versioning_intent,
         )
         handle = ChildWorkflowHandle(loop=self, workflow_id=workflow_id, workflow_type=workflow_type)
 

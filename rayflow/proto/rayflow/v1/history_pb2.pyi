@@ -220,14 +220,24 @@ class WorkflowTaskStartedEventAttributes(_message.Message):
     def __init__(self, scheduled_event_id: _Optional[int] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class WorkflowTaskCompletedEventAttributes(_message.Message):
-    __slots__ = ("scheduled_event_id", "started_event_id", "identity")
+    __slots__ = ("scheduled_event_id", "started_event_id", "identity", "binary_checksum", "build_id", "use_versioning", "worker_deployment_version", "versioning_behavior")
     SCHEDULED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     STARTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    BINARY_CHECKSUM_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    USE_VERSIONING_FIELD_NUMBER: _ClassVar[int]
+    WORKER_DEPLOYMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
     scheduled_event_id: int
     started_event_id: int
     identity: str
-    def __init__(self, scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., identity: _Optional[str] = ...) -> None: ...
+    binary_checksum: str
+    build_id: str
+    use_versioning: bool
+    worker_deployment_version: str
+    versioning_behavior: int
+    def __init__(self, scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., identity: _Optional[str] = ..., binary_checksum: _Optional[str] = ..., build_id: _Optional[str] = ..., use_versioning: _Optional[bool] = ..., worker_deployment_version: _Optional[str] = ..., versioning_behavior: _Optional[int] = ...) -> None: ...
 
 class WorkflowTaskTimedOutEventAttributes(_message.Message):
     __slots__ = ("scheduled_event_id", "started_event_id", "timeout_type")

@@ -32,7 +32,7 @@ class TaskToken(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., activity_id: _Optional[str] = ...) -> None: ...
 
 class MatchingTask(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "scheduled_event_id", "attempt", "task_queue_type", "task_queue", "create_time", "resource_label", "query_id", "history", "history_last_event_id")
+    __slots__ = ("namespace", "workflow_id", "run_id", "scheduled_event_id", "attempt", "task_queue_type", "task_queue", "create_time", "resource_label", "query_id", "history", "history_last_event_id", "version_directive", "normal_task_queue")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,8 @@ class MatchingTask(_message.Message):
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     HISTORY_LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_DIRECTIVE_FIELD_NUMBER: _ClassVar[int]
+    NORMAL_TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
@@ -57,10 +59,12 @@ class MatchingTask(_message.Message):
     query_id: str
     history: bytes
     history_last_event_id: int
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., task_queue_type: _Optional[_Union[_request_response_pb2.TaskQueueType, str]] = ..., task_queue: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resource_label: _Optional[str] = ..., query_id: _Optional[str] = ..., history: _Optional[bytes] = ..., history_last_event_id: _Optional[int] = ...) -> None: ...
+    version_directive: str
+    normal_task_queue: str
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., task_queue_type: _Optional[_Union[_request_response_pb2.TaskQueueType, str]] = ..., task_queue: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resource_label: _Optional[str] = ..., query_id: _Optional[str] = ..., history: _Optional[bytes] = ..., history_last_event_id: _Optional[int] = ..., version_directive: _Optional[str] = ..., normal_task_queue: _Optional[str] = ...) -> None: ...
 
 class ExecutionInfo(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "workflow_type", "task_queue", "status", "start_time", "close_time", "execution_timeout", "run_timeout", "task_timeout", "execution_expiration_time", "run_expiration_time", "first_execution_run_id", "request_id", "next_event_id", "previous_started_event_id", "sticky_task_queue", "sticky_schedule_to_start_timeout", "close_event_id", "memo", "parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id", "parent_notified")
+    __slots__ = ("namespace", "workflow_id", "run_id", "workflow_type", "task_queue", "status", "start_time", "close_time", "execution_timeout", "run_timeout", "task_timeout", "execution_expiration_time", "run_expiration_time", "first_execution_run_id", "request_id", "next_event_id", "previous_started_event_id", "sticky_task_queue", "sticky_schedule_to_start_timeout", "close_event_id", "memo", "parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id", "parent_notified", "version_directive", "build_ids", "build_id", "deployment_version", "versioning_behavior", "versioning_override")
     class MemoEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +98,12 @@ class ExecutionInfo(_message.Message):
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_NOTIFIED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_DIRECTIVE_FIELD_NUMBER: _ClassVar[int]
+    BUILD_IDS_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
@@ -120,7 +130,13 @@ class ExecutionInfo(_message.Message):
     parent_run_id: str
     parent_initiated_event_id: int
     parent_notified: bool
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., status: _Optional[_Union[_request_response_pb2.WorkflowExecutionStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., execution_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_execution_run_id: _Optional[str] = ..., request_id: _Optional[str] = ..., next_event_id: _Optional[int] = ..., previous_started_event_id: _Optional[int] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., close_event_id: _Optional[int] = ..., memo: _Optional[_Mapping[str, _message_pb2.Payload]] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., parent_initiated_event_id: _Optional[int] = ..., parent_notified: _Optional[bool] = ...) -> None: ...
+    version_directive: str
+    build_ids: _containers.RepeatedScalarFieldContainer[str]
+    build_id: str
+    deployment_version: str
+    versioning_behavior: int
+    versioning_override: str
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., status: _Optional[_Union[_request_response_pb2.WorkflowExecutionStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., execution_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_execution_run_id: _Optional[str] = ..., request_id: _Optional[str] = ..., next_event_id: _Optional[int] = ..., previous_started_event_id: _Optional[int] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., close_event_id: _Optional[int] = ..., memo: _Optional[_Mapping[str, _message_pb2.Payload]] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., parent_initiated_event_id: _Optional[int] = ..., parent_notified: _Optional[bool] = ..., version_directive: _Optional[str] = ..., build_ids: _Optional[_Iterable[str]] = ..., build_id: _Optional[str] = ..., deployment_version: _Optional[str] = ..., versioning_behavior: _Optional[int] = ..., versioning_override: _Optional[str] = ...) -> None: ...
 
 class WorkflowTaskInfo(_message.Message):
     __slots__ = ("scheduled_event_id", "started_event_id", "attempt", "scheduled_time", "started_time", "request_id", "task_queue", "identity", "last_failure", "dispatch_time")
@@ -147,7 +163,7 @@ class WorkflowTaskInfo(_message.Message):
     def __init__(self, scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., task_queue: _Optional[str] = ..., identity: _Optional[str] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., dispatch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ActivityInfo(_message.Message):
-    __slots__ = ("scheduled_event_id", "activity_id", "activity_type", "task_queue", "resource_label", "input", "schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "attempt", "scheduled_time", "current_attempt_scheduled_time", "started_time", "started_identity", "request_id", "heartbeat_details", "last_heartbeat_time", "last_failure", "cancel_requested", "cancel_requested_event_id")
+    __slots__ = ("scheduled_event_id", "activity_id", "activity_type", "task_queue", "resource_label", "input", "schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "attempt", "scheduled_time", "current_attempt_scheduled_time", "started_time", "started_identity", "request_id", "heartbeat_details", "last_heartbeat_time", "last_failure", "cancel_requested", "cancel_requested_event_id", "version_directive")
     SCHEDULED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +186,7 @@ class ActivityInfo(_message.Message):
     LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_DIRECTIVE_FIELD_NUMBER: _ClassVar[int]
     scheduled_event_id: int
     activity_id: str
     activity_type: str
@@ -192,7 +209,8 @@ class ActivityInfo(_message.Message):
     last_failure: _message_pb2.Failure
     cancel_requested: bool
     cancel_requested_event_id: int
-    def __init__(self, scheduled_event_id: _Optional[int] = ..., activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., resource_label: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_attempt_scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_identity: _Optional[str] = ..., request_id: _Optional[str] = ..., heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., cancel_requested: _Optional[bool] = ..., cancel_requested_event_id: _Optional[int] = ...) -> None: ...
+    version_directive: str
+    def __init__(self, scheduled_event_id: _Optional[int] = ..., activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., resource_label: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_attempt_scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_identity: _Optional[str] = ..., request_id: _Optional[str] = ..., heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., cancel_requested: _Optional[bool] = ..., cancel_requested_event_id: _Optional[int] = ..., version_directive: _Optional[str] = ...) -> None: ...
 
 class TimerInfo(_message.Message):
     __slots__ = ("timer_id", "started_event_id", "expiry_time")

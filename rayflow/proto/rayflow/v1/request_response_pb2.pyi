@@ -78,7 +78,7 @@ WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING: WorkflowIdConflictPolicy
 WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING: WorkflowIdConflictPolicy
 
 class StartWorkflowExecutionRequest(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "identity", "request_id", "retry_policy", "workflow_id_reuse_policy", "workflow_id_conflict_policy", "start_signal_name", "start_signal_input", "parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id")
+    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "identity", "request_id", "retry_policy", "workflow_id_reuse_policy", "workflow_id_conflict_policy", "start_signal_name", "start_signal_input", "parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id", "versioning_override", "version_directive")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +98,8 @@ class StartWorkflowExecutionRequest(_message.Message):
     PARENT_WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_DIRECTIVE_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     workflow_type: str
@@ -117,7 +119,9 @@ class StartWorkflowExecutionRequest(_message.Message):
     parent_workflow_id: str
     parent_run_id: str
     parent_initiated_event_id: int
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., workflow_id_reuse_policy: _Optional[_Union[WorkflowIdReusePolicy, str]] = ..., workflow_id_conflict_policy: _Optional[_Union[WorkflowIdConflictPolicy, str]] = ..., start_signal_name: _Optional[str] = ..., start_signal_input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., parent_initiated_event_id: _Optional[int] = ...) -> None: ...
+    versioning_override: str
+    version_directive: str
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., workflow_id_reuse_policy: _Optional[_Union[WorkflowIdReusePolicy, str]] = ..., workflow_id_conflict_policy: _Optional[_Union[WorkflowIdConflictPolicy, str]] = ..., start_signal_name: _Optional[str] = ..., start_signal_input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., parent_initiated_event_id: _Optional[int] = ..., versioning_override: _Optional[str] = ..., version_directive: _Optional[str] = ...) -> None: ...
 
 class SignalWorkflowExecutionRequest(_message.Message):
     __slots__ = ("namespace", "workflow_id", "run_id", "signal_name", "input", "identity", "request_id")
@@ -176,7 +180,7 @@ class TerminateWorkflowExecutionRequest(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., reason: _Optional[str] = ..., details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ...) -> None: ...
 
 class ListWorkflowExecutionsRequest(_message.Message):
-    __slots__ = ("namespace", "status", "workflow_type", "task_queue", "start_time_min", "start_time_max", "page_size", "next_page_token")
+    __slots__ = ("namespace", "status", "workflow_type", "task_queue", "start_time_min", "start_time_max", "page_size", "next_page_token", "build_id")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +189,7 @@ class ListWorkflowExecutionsRequest(_message.Message):
     START_TIME_MAX_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     status: WorkflowExecutionStatus
     workflow_type: str
@@ -193,7 +198,8 @@ class ListWorkflowExecutionsRequest(_message.Message):
     start_time_max: _timestamp_pb2.Timestamp
     page_size: int
     next_page_token: bytes
-    def __init__(self, namespace: _Optional[str] = ..., status: _Optional[_Union[WorkflowExecutionStatus, str]] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., start_time_min: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time_max: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., next_page_token: _Optional[bytes] = ...) -> None: ...
+    build_id: str
+    def __init__(self, namespace: _Optional[str] = ..., status: _Optional[_Union[WorkflowExecutionStatus, str]] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., start_time_min: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time_max: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., next_page_token: _Optional[bytes] = ..., build_id: _Optional[str] = ...) -> None: ...
 
 class ListWorkflowExecutionsResponse(_message.Message):
     __slots__ = ("executions", "next_page_token")
@@ -258,7 +264,7 @@ class PendingWorkflowTaskInfo(_message.Message):
     def __init__(self, scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class WorkflowExecutionInfo(_message.Message):
-    __slots__ = ("execution", "workflow_type", "start_time", "close_time", "status", "history_length", "task_queue", "first_execution_run_id", "sticky_task_queue", "parent_namespace", "parent_workflow_id", "parent_run_id")
+    __slots__ = ("execution", "workflow_type", "start_time", "close_time", "status", "history_length", "task_queue", "first_execution_run_id", "sticky_task_queue", "build_ids", "assigned_build_id", "worker_deployment_version", "versioning_behavior", "versioning_override", "parent_namespace", "parent_workflow_id", "parent_run_id")
     EXECUTION_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -268,6 +274,11 @@ class WorkflowExecutionInfo(_message.Message):
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
     FIRST_EXECUTION_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     STICKY_TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    BUILD_IDS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_DEPLOYMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     PARENT_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     PARENT_WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -280,10 +291,15 @@ class WorkflowExecutionInfo(_message.Message):
     task_queue: str
     first_execution_run_id: str
     sticky_task_queue: str
+    build_ids: _containers.RepeatedScalarFieldContainer[str]
+    assigned_build_id: str
+    worker_deployment_version: str
+    versioning_behavior: int
+    versioning_override: str
     parent_namespace: str
     parent_workflow_id: str
     parent_run_id: str
-    def __init__(self, execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[WorkflowExecutionStatus, str]] = ..., history_length: _Optional[int] = ..., task_queue: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[WorkflowExecutionStatus, str]] = ..., history_length: _Optional[int] = ..., task_queue: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., build_ids: _Optional[_Iterable[str]] = ..., assigned_build_id: _Optional[str] = ..., worker_deployment_version: _Optional[str] = ..., versioning_behavior: _Optional[int] = ..., versioning_override: _Optional[str] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ...) -> None: ...
 
 class DescribeWorkflowExecutionResponse(_message.Message):
     __slots__ = ("workflow_execution_info", "pending_activities", "pending_workflow_task")
@@ -378,7 +394,7 @@ class UpdateWorkflowExecutionResponse(_message.Message):
     def __init__(self, update_id: _Optional[str] = ..., run_id: _Optional[str] = ..., stage: _Optional[int] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class RespondWorkflowTaskCompletedRequest(_message.Message):
-    __slots__ = ("task_token", "commands", "identity", "sticky_task_queue", "sticky_schedule_to_start_timeout", "eager_activity_slots", "eager_activity_types", "rejected_updates")
+    __slots__ = ("task_token", "commands", "identity", "sticky_task_queue", "sticky_schedule_to_start_timeout", "eager_activity_slots", "eager_activity_types", "rejected_updates", "build_id", "use_versioning", "deployment_name", "versioning_behavior")
     TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
@@ -387,6 +403,10 @@ class RespondWorkflowTaskCompletedRequest(_message.Message):
     EAGER_ACTIVITY_SLOTS_FIELD_NUMBER: _ClassVar[int]
     EAGER_ACTIVITY_TYPES_FIELD_NUMBER: _ClassVar[int]
     REJECTED_UPDATES_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    USE_VERSIONING_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
     task_token: bytes
     commands: _containers.RepeatedCompositeFieldContainer[_command_pb2.Command]
     identity: str
@@ -395,7 +415,11 @@ class RespondWorkflowTaskCompletedRequest(_message.Message):
     eager_activity_slots: int
     eager_activity_types: _containers.RepeatedScalarFieldContainer[str]
     rejected_updates: _containers.RepeatedCompositeFieldContainer[WorkflowUpdateRejection]
-    def __init__(self, task_token: _Optional[bytes] = ..., commands: _Optional[_Iterable[_Union[_command_pb2.Command, _Mapping]]] = ..., identity: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., eager_activity_slots: _Optional[int] = ..., eager_activity_types: _Optional[_Iterable[str]] = ..., rejected_updates: _Optional[_Iterable[_Union[WorkflowUpdateRejection, _Mapping]]] = ...) -> None: ...
+    build_id: str
+    use_versioning: bool
+    deployment_name: str
+    versioning_behavior: int
+    def __init__(self, task_token: _Optional[bytes] = ..., commands: _Optional[_Iterable[_Union[_command_pb2.Command, _Mapping]]] = ..., identity: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., sticky_schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., eager_activity_slots: _Optional[int] = ..., eager_activity_types: _Optional[_Iterable[str]] = ..., rejected_updates: _Optional[_Iterable[_Union[WorkflowUpdateRejection, _Mapping]]] = ..., build_id: _Optional[str] = ..., use_versioning: _Optional[bool] = ..., deployment_name: _Optional[str] = ..., versioning_behavior: _Optional[int] = ...) -> None: ...
 
 class RespondWorkflowTaskCompletedResponse(_message.Message):
     __slots__ = ("activity_tasks",)

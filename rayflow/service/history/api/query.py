@@ -8,7 +8,7 @@ import time
 from rayflow.exceptions import WorkflowNotFoundError, WorkflowQueryFailedError
 from rayflow.proto.rayflow.v1 import internal_pb2, message_pb2
 from rayflow.proto.rayflow.v1 import request_response_pb2 as RR
-from rayflow.service.history import _wire
+from rayflow.service.history import _wire, versioning
 from rayflow.service.history.context import ShardContext, now
 from rayflow.service.history.execution_cache import Key
 from rayflow.service.history.mutable_state import RUNNING
@@ -34,6 +34,7 @@ async def query_workflow(ctx: ShardContext, request: RR.QueryWorkflowRequest) ->
     task = internal_pb2.MatchingTask(namespace=key[0], workflow_id=key[1], run_id=key[2],
                                      task_queue_type=RR.TASK_QUEUE_TYPE_WORKFLOW, task_queue=info.task_queue,
                                      query_id=query_id)
+    versioning.stamp(task, info.version_directive, info.task_queue)
     task.create_time.FromDatetime(now())
     try:
         if info.status == RUNNING and info.sticky_task_queue:  # the worker that caches the run answers best

@@ -27,6 +27,11 @@ async def describe(ctx: ShardContext, namespace: str, workflow_id: str, run_id: 
     out.parent_namespace = info.parent_namespace
     out.parent_workflow_id = info.parent_workflow_id
     out.parent_run_id = info.parent_run_id
+    out.build_ids.extend(info.build_ids)
+    out.assigned_build_id = info.build_id
+    out.worker_deployment_version = info.deployment_version
+    out.versioning_behavior = info.versioning_behavior
+    out.versioning_override = info.versioning_override
     for act in sorted(state.activities.values(), key=lambda a: a.scheduled_event_id):
         pending = response.pending_activities.add(
             activity_id=act.activity_id,

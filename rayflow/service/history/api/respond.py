@@ -12,7 +12,7 @@ import uuid
 from rayflow.proto.rayflow.v1 import history_pb2, internal_pb2, message_pb2
 from rayflow.proto.rayflow.v1 import request_response_pb2 as RR
 from rayflow.service.errors import TaskNotFoundError
-from rayflow.service.history import payload_limits, timeouts
+from rayflow.service.history import payload_limits, timeouts, versioning
 from rayflow.service.history.api.tasks import activity_task, workflow_task
 from rayflow.service.history.command_handler import BadCommandError, apply_commands
 from rayflow.service.history.context import ShardContext
@@ -38,6 +38,7 @@ async def respond_workflow_task_completed(ctx: ShardContext, request: RR.Respond
                 return True
         trial = StateBuilder(builder.state, builder.now)
         completed = trial.complete_workflow_task(request.identity)
+        versioning.record_completion(trial.info, request, completed.workflow_task_completed_event_attributes)
         try:
             apply_commands(trial, list(request.commands), completed.event_id, request.identity)
             if trial.closed and any(e.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
@@ -83,7 +84,8 @@ def _start_eagerly(builder: StateBuilder, request: RR.RespondWorkflowTaskComplet
             break
         act = builder.state.activities.get(task.scheduled_event_id)
         if (task.task_queue_type != RR.TASK_QUEUE_TYPE_ACTIVITY or act is None or act.resource_label
-                or act.task_queue != builder.info.task_queue or act.activity_type not in types):
+                or act.task_queue != builder.info.task_queue or act.activity_type not in types
+                or act.version_directive != builder.info.version_directive):  # DEFAULT intent: maybe elsewhere
             continue
         builder.tasks.remove(task)
         builder.start_activity(act, request.identity, f"eager-{uuid.uuid4().hex}")
