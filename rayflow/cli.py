@@ -3,6 +3,8 @@
     rayflow server start [--ray-address auto] [--data-dir DIR | --store URL] [--port 7233] [--bind 127.0.0.1]
     rayflow workflow start|execute|describe|show|list|result|signal|query|update|cancel|terminate ...
     rayflow task-queue describe --task-queue Q
+    rayflow task-queue update-build-ids|get-build-ids|get-build-id-reachability ...  (rayflow.cli_versioning)
+    rayflow worker deployment list|describe|set-current-version|set-ramping-version ...
 
 Every command but ``server start`` talks to a frontend over gRPC (``--address``, default ``RAYFLOW_ADDRESS`` or
 127.0.0.1:7233) and imports no Ray. Output is human-readable tables unless ``--output json``.
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from rayflow import constants
+from rayflow import cli_versioning, constants
 from rayflow.common import WorkflowExecutionStatus, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from rayflow.exceptions import RayflowError, WorkflowFailureError
 
@@ -88,7 +90,7 @@ def _input_flag(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rayflow", description="rayflow: durable workflows on Ray.")
-    commands = parser.add_subparsers(dest="group", required=True, metavar="{server,workflow,task-queue,cluster}")
+    commands = parser.add_subparsers(dest="group", required=True, metavar="{server,workflow,task-queue,worker,cluster}")
     common = _connection_flags()
 
     server = commands.add_parser("server", help="run the gRPC frontend").add_subparsers(dest="command", required=True)
@@ -152,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--query", "-q", default="", help="filter: WorkflowType='X' AND ExecutionStatus='Running' AND TaskQueue='q'"
     )
     sub.add_argument("--limit", type=int, default=100, help="at most this many (default %(default)s)")
+    sub.add_argument(
+        "--build-id",
+        default=None,
+        help="only runs whose BuildIds hold it: '2.0' (versioned:2.0) or an entry such as 'unversioned', 'pinned:d.1'",
+    )
     sub = workflow.add_parser("result", parents=[common], help="wait for a run's result")
     _execution_flags(sub)
     for name, text in (("signal", "send a signal"), ("query", "query a workflow"), ("update", "run an update")):
@@ -171,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     task_queue = commands.add_parser("task-queue", help="task queues").add_subparsers(dest="command", required=True)
     sub = task_queue.add_parser("describe", parents=[common], help="pollers and backlog of a task queue")
     sub.add_argument("--task-queue", "-t", required=True, help="task queue name")
+    cli_versioning.add_task_queue_commands(task_queue, common)
+    cli_versioning.add_worker_commands(commands, common)
     return parser
 
 
@@ -492,6 +501,8 @@ async def _workflow_list(args: argparse.Namespace, client: Any) -> int:
     if args.limit < 1:
         raise UsageError(f"--limit must be >= 1, got {args.limit}")
     filters = parse_list_query(args.query)
+    if args.build_id:
+        filters["build_id"] = args.build_id
     rows = []
     async for wf in client.list_workflows(page_size=min(args.limit, 1000), **filters):
         rows.append(wf)
@@ -581,8 +592,9 @@ async def _task_queue_describe(args: argparse.Namespace, client: Any) -> int:
             f"dispatch {d.dispatch_rate:.1f}/s{limit}"
         )
         print_table(
-            [(p.identity, ",".join(p.labels), p.node_ip, _time(p.last_access_time)) for p in d.pollers],
-            ["  POLLER IDENTITY", "LABELS", "NODE IP", "LAST ACCESS"],
+            [(p.identity, ",".join(p.labels), p.build_id + (" (versioned)" if p.use_versioning else ""), p.node_ip,
+              _time(p.last_access_time), p.no_tasks_reason) for p in d.pollers],
+            ["  POLLER IDENTITY", "LABELS", "BUILD ID", "NODE IP", "LAST ACCESS", "NO TASKS BECAUSE"],
         )
     return EXIT_OK
 
@@ -654,6 +666,8 @@ async def _run_client_command(args: argparse.Namespace) -> int:
         return await _server_status(args)
     client = await _connect(args)
     try:
+        if cli_versioning.handles(args):
+            return await cli_versioning.run(args, client)
         if args.group == "task-queue":
             return await _task_queue_describe(args, client)
         return await _WORKFLOW_COMMANDS[args.command](args, client)
