@@ -67,6 +67,9 @@ class WorkflowExecutionDescription:
     worker_deployment_version: str = ""
     versioning_behavior: int = 0
     versioning_override: str = ""
+    #: When a closed run's history and external payloads are deleted (its close time plus its namespace's
+    #: retention, as set now); None while it runs.
+    expire_time: datetime | None = None
 
     @staticmethod
     def _from_proto(response: request_response_pb2.DescribeWorkflowExecutionResponse,
@@ -106,6 +109,7 @@ class WorkflowExecutionDescription:
             worker_deployment_version=info.worker_deployment_version,
             versioning_behavior=info.versioning_behavior,
             versioning_override=info.versioning_override,
+            expire_time=timestamp_from_proto(info.expire_time),
         )
 
 

@@ -12,6 +12,7 @@ from google.protobuf import json_format
 
 from rayflow.common import EventType, timestamp_from_proto
 from rayflow.converter import DataConverter
+from rayflow.payload_store import ENCODING_EXTERNAL, ExternalRef
 from rayflow.proto.rayflow.v1 import history_pb2, message_pb2
 
 __all__ = ["HistoryEvent", "WorkflowHistory"]
@@ -44,12 +45,14 @@ class HistoryEvent:
 
 
 def _message_to_dict(message: Any, converter: DataConverter) -> dict[str, Any]:
-    """Proto message to a dict with Temporal's field names; payloads decoded (undecodable ones as text)."""
+    """Proto message to a dict with Temporal's field names; payloads decoded (undecodable ones as text, external
+    ones as their reference: ``<external 48.0 MiB sha256:ab12… in file:///...>``)."""
     out = json_format.MessageToDict(message, preserving_proto_field_name=True)
     for field_desc, value in message.ListFields():
         if field_desc.message_type is message_pb2.Payloads.DESCRIPTOR:
             try:
-                values = converter.from_payloads(value)
+                values = [str(ExternalRef.from_json(p.data)) if p.metadata.get("encoding") == ENCODING_EXTERNAL
+                          else converter.from_payloads(message_pb2.Payloads(payloads=[p]))[0] for p in value.payloads]
             except Exception as err:  # a history must stay readable without every codec or class
                 values = [f"<payload not decodable here: {err}>"]
             out[field_desc.name] = (values[0] if values else None) if field_desc.name in _SINGLE_VALUE_FIELDS \

@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--durability", choices=("normal", "fsync"), default="normal")
     start.add_argument("--max-payload-size", type=int, default=None, help="payload limit in bytes (default 2 MB)")
+    start.add_argument("--payload-store", default=None,
+                       help="directory or fsspec URL where this frontend's clients keep large payloads (default: "
+                            "RAYFLOW_PAYLOAD_STORE, else <data dir>/payloads with a SQLite store)")
     start.add_argument("--tls-cert", help="PEM server certificate (chain)")
     start.add_argument("--tls-key", help="PEM server private key")
     start.add_argument("--tls-client-ca", help="PEM CA of client certificates: mutual TLS, clients must present one")
@@ -378,6 +381,7 @@ async def _workflow_describe(args: argparse.Namespace, client: Any) -> int:
         "status": d.status,
         "start_time": d.start_time,
         "close_time": d.close_time,
+        "expire_time": d.expire_time,
         "history_length": d.history_length,
         "parent_id": d.parent_id,
         "pending_activities": [
@@ -401,6 +405,8 @@ async def _workflow_describe(args: argparse.Namespace, client: Any) -> int:
         f"Close Time      {_time(d.close_time)}",
         f"History Length  {d.history_length}",
     ]
+    if d.expire_time:
+        lines.append(f"Expire Time     {_time(d.expire_time)}")
     if d.parent_id:
         lines.append(f"Parent          {d.parent_id} ({d.parent_run_id})")
     if d.pending_activities:

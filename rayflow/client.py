@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rayflow import constants, workflow
+from rayflow._client_namespace import NamespaceClient, NamespaceDescription
 from rayflow._client_versioning import (
     BuildIdOp,
     BuildIdOpAddNewCompatible,
@@ -61,6 +62,7 @@ from rayflow.exceptions import (
     WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
+from rayflow.payload_store import PayloadStore
 from rayflow.proto.rayflow.v1 import history_pb2, request_response_pb2
 from rayflow.service.config import ServiceConfig
 from rayflow.service.frontend.remote import TLSConfig
@@ -98,12 +100,13 @@ __all__ = [
     "WorkerDeploymentVersionSummary",
     "WorkerDeploymentVersionStatus",
     "VersionDrainageInfo",
+    "NamespaceDescription",
 ]
 
 _NO_ARG = object()
 
 
-class Client(VersioningClient):
+class Client(VersioningClient, NamespaceClient):
     """Starts and follows workflows. Create it with ``await Client.connect()``."""
 
     def __init__(self, config: ServiceConfig | None, *, namespace: str, data_converter: DataConverter,
@@ -114,6 +117,9 @@ class Client(VersioningClient):
             service = RayServiceConnection(config)
         self._config = config
         self._namespace = namespace
+        if data_converter.payload_store is None and config is not None and config.data_dir:
+            # The embedded default: external payloads under the data directory.
+            data_converter = data_converter.with_payload_store(os.path.join(config.data_dir, "payloads"))
         self._converter = data_converter
         self._identity = identity
         #: ``RayServiceConnection`` (in Ray) or ``GrpcServiceConnection`` (over the frontend): same methods.
@@ -140,6 +146,9 @@ class Client(VersioningClient):
         default_partitions: int = constants.DEFAULT_TASK_QUEUE_PARTITIONS,
         durability: str = "normal",
         mutable_state_cache_size: int = constants.DEFAULT_MUTABLE_STATE_CACHE_SIZE,
+        payload_store: PayloadStore | str | bool | None = None,
+        external_payload_threshold: int | None = None,
+        max_external_payload_size: int | None = None,
     ) -> Client:
         """Connect to rayflow: over gRPC to a frontend, or straight to the service actors in Ray.
 
@@ -176,6 +185,12 @@ class Client(VersioningClient):
             durability: ``"normal"`` or ``"fsync"`` (fsync on every commit).
             mutable_state_cache_size: open executions' states each history shard keeps in memory (default
                 10,000; the others are read back from the store when next used).
+            payload_store: where payloads over ``external_payload_threshold`` (after the codec) are kept, history
+                holding a reference: a directory or an fsspec URL (``s3://bucket/prefix``...). Default:
+                ``RAYFLOW_PAYLOAD_STORE``, else with a SQLite store ``<data dir>/payloads``, else none (payloads
+                over the service's limit then fail); False: none. Workers built from this client use it too.
+            external_payload_threshold: bytes above which a payload goes to the payload store (default 256 KiB).
+            max_external_payload_size: the largest payload the payload store takes (default: no limit).
 
         Raises:
             ServiceUnavailableError: no frontend answers at ``target`` (the message says how to start one).
@@ -185,6 +200,12 @@ class Client(VersioningClient):
             StoreUnavailableError: the store cannot be reached (the message names it without its password).
         """
         converter = data_converter or DataConverter.default
+        if payload_store is None and converter.payload_store is None:
+            payload_store = os.environ.get(constants.PAYLOAD_STORE_ENV) or None
+        if payload_store is not None or external_payload_threshold is not None or max_external_payload_size:
+            converter = converter.with_payload_store(payload_store if payload_store is not None
+                                                     else converter.payload_store,
+                                                     external_payload_threshold, max_external_payload_size)
         identity = identity or f"{os.getpid()}@{socket.gethostname()}"
         if target is not None and not _is_ray_address(target):
             from rayflow.service.frontend.remote import GrpcServiceConnection
@@ -192,10 +213,12 @@ class Client(VersioningClient):
             service = GrpcServiceConnection(target, tls=tls, api_key=api_key or os.environ.get(constants.API_KEY_ENV),
                                             rpc_metadata=rpc_metadata)
             try:
-                await service.get_cluster_info(timeout=10.0)
+                info = await service.get_cluster_info(timeout=10.0)
             except BaseException:
                 await service.close()
                 raise
+            if converter.payload_store is None and info.payload_store:  # the frontend's (rayflow server start)
+                converter = converter.with_payload_store(info.payload_store)
             return Client(None, namespace=namespace, data_converter=converter, identity=identity, service=service)
         from rayflow.service import bootstrap
         from rayflow.service.store_setting import requested_store
@@ -666,7 +689,7 @@ class WorkflowHandle:
         client = self._client
         run_id, raw = await client._service.get_history(client.namespace, self.id, self.run_id or "")
         history = history_pb2.History(events=[history_pb2.HistoryEvent.FromString(e) for e in raw])
-        await client.data_converter.decode_message(history)
+        await client.data_converter.decode_message(history, resolve_external=False)  # references stay
         return WorkflowHistory(self.id, run_id, history, client.data_converter)
 
 

@@ -74,3 +74,14 @@ DEFAULT_PLACEMENT_TIMEOUT_S = 60.0
 #: Largest payload (serialized Payloads: arguments, a result, failure or heartbeat details) the service
 #: accepts: 2 MB, Temporal's blob size limit. Larger data belongs in a file or object store, passed by reference.
 DEFAULT_MAX_PAYLOAD_SIZE = 2 * 1024 * 1024
+
+#: Environment variable naming the payload store of external payloads (a directory or an fsspec URL).
+PAYLOAD_STORE_ENV = "RAYFLOW_PAYLOAD_STORE"
+
+#: How long a closed workflow's history and external payloads are kept unless its namespace sets another
+#: retention (Temporal's default: 3 days).
+DEFAULT_NAMESPACE_RETENTION = timedelta(days=3)
+#: How often each history shard deletes the closed runs whose retention passed.
+DEFAULT_RETENTION_SWEEP_INTERVAL_S = 60.0
+#: The shard's index of external payloads by referencing run (what retention reads before deleting objects).
+TABLE_PAYLOAD_REFS = "payload_refs"

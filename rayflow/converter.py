@@ -15,6 +15,8 @@ what the codec produced (ciphertext, for encryption).
 from __future__ import annotations
 
 import abc
+import asyncio
+import dataclasses
 import json
 import os
 import traceback
@@ -26,6 +28,7 @@ from typing import Any, ClassVar
 import cloudpickle
 from google.protobuf.message import Message
 
+from rayflow import _external_payloads as _external
 from rayflow import _payload_visitor
 from rayflow.common import RetryState, TimeoutType, duration_to_proto
 from rayflow.exceptions import (
@@ -39,7 +42,11 @@ from rayflow.exceptions import (
     TerminatedError,
     TimeoutError,
 )
+from rayflow.payload_store import PayloadStore, open_payload_store
 from rayflow.proto.rayflow.v1 import message_pb2
+
+#: Payloads above this many bytes go to the payload store (Temporal's external storage default).
+DEFAULT_EXTERNAL_PAYLOAD_THRESHOLD = 256 * 1024
 
 __all__ = [
     "CompositePayloadCodec",
@@ -322,10 +329,20 @@ class DataConverter:
         payload_converter: converts single values (default: ``DefaultPayloadConverter``).
         payload_codec: rewrites payloads after conversion (default: none); a list or tuple of codecs
             is chained (encode in order, decode in reverse).
+        payload_store: where payloads over ``external_payload_threshold`` go (after the codec), replaced in
+            history by a reference: a ``rayflow.payload_store.PayloadStore``, a directory or an fsspec URL
+            (default None: ``Client`` sets its default, see ``Client.connect(payload_store=...)``; False: none,
+            payloads over the service's limit fail).
+        external_payload_threshold: bytes above which a payload is stored externally (default 256 KiB, as
+            Temporal's external storage; 0 stores every payload).
+        max_external_payload_size: the largest payload the store may take (default: no limit).
     """
 
     payload_converter: DefaultPayloadConverter = field(default_factory=DefaultPayloadConverter)
     payload_codec: PayloadCodec | None = None
+    payload_store: PayloadStore | bool | None = None
+    external_payload_threshold: int = DEFAULT_EXTERNAL_PAYLOAD_THRESHOLD
+    max_external_payload_size: int | None = None
 
     #: The shared default converter (set below the class).
     default: ClassVar[DataConverter]
@@ -336,23 +353,59 @@ class DataConverter:
             object.__setattr__(self, "payload_codec", CompositePayloadCodec(codec) if codec else None)
         elif codec is not None and not isinstance(codec, PayloadCodec):
             raise TypeError(f"payload_codec must be a PayloadCodec (or a list of them), got {codec!r}")
+        object.__setattr__(self, "payload_store", open_payload_store(self.payload_store))
+        if not isinstance(self.external_payload_threshold, int) or self.external_payload_threshold < 0:
+            raise ValueError(f"external_payload_threshold must be an int >= 0, got {self.external_payload_threshold!r}")
+        object.__setattr__(self, "_pickle_large", bool(self.payload_store) and self.payload_codec is None
+                           and type(self.payload_converter) is DefaultPayloadConverter)
+
+    def with_payload_store(self, store: PayloadStore | str | bool | None, threshold: int | None = None,
+                           max_size: int | None = None) -> DataConverter:
+        """This converter with a payload store (and threshold / maximum, when given)."""
+        return dataclasses.replace(
+            self, payload_store=open_payload_store(store),
+            external_payload_threshold=self.external_payload_threshold if threshold is None else threshold,
+            max_external_payload_size=self.max_external_payload_size if max_size is None else max_size)
 
     # -- with the codec (async) -----------------------------------------------------------------
     async def encode(self, values: Sequence[Any]) -> message_pb2.Payloads:
-        """Convert values, then run the codec's ``encode`` on them."""
+        """Convert values, run the codec's ``encode`` on them, then store the large ones externally."""
         payloads = self.to_payloads(values)
-        if self.payload_codec is not None and payloads.payloads:
-            encoded = await self.payload_codec.encode(list(payloads.payloads))
-            payloads = message_pb2.Payloads(payloads=encoded)
+        if (self.payload_codec is not None or self.payload_store) and payloads.payloads:
+            payloads = message_pb2.Payloads(payloads=await self._encode_payloads(list(payloads.payloads)))
         return payloads
 
     async def decode(self, payloads: message_pb2.Payloads | None) -> list[Any]:
-        """Run the codec's ``decode`` on payloads, then convert them to values."""
+        """Read external payloads back, run the codec's ``decode``, then convert them to values."""
         if payloads is None:
             return []
-        if self.payload_codec is not None and payloads.payloads:
-            payloads = message_pb2.Payloads(payloads=await self.payload_codec.decode(list(payloads.payloads)))
+        if payloads.payloads:
+            payloads = message_pb2.Payloads(payloads=await self._decode_payloads(list(payloads.payloads)))
+        return await self.from_payloads_async(payloads)
+
+    async def from_payloads_async(self, payloads: message_pb2.Payloads | None) -> list[Any]:
+        """``from_payloads``, in a thread when a value must be loaded from the payload store."""
+        if payloads is not None and any(_external.is_external(p) for p in payloads.payloads):
+            return await asyncio.to_thread(self.from_payloads, payloads)
         return self.from_payloads(payloads)
+
+    async def _encode_payloads(self, payloads: list[message_pb2.Payload]) -> list[message_pb2.Payload]:
+        if self.payload_codec is not None:
+            payloads = await self.payload_codec.encode(_external.materialize(payloads))
+        if self.payload_store:
+            payloads = await _external.externalize(payloads, self.payload_store, self.external_payload_threshold,
+                                                   self.max_external_payload_size)
+        else:
+            payloads = _external.materialize(payloads)
+        return payloads
+
+    async def _decode_payloads(self, payloads: list[message_pb2.Payload], resolve: bool = True
+                               ) -> list[message_pb2.Payload]:
+        if resolve:
+            payloads = await _external.resolve(payloads, self.payload_store)
+        if self.payload_codec is not None:
+            payloads = await self.payload_codec.decode(payloads)
+        return payloads
 
     async def encode_failure(self, error: BaseException) -> message_pb2.Failure:
         """``to_failure``, then the codec on every payload of the failure (details, its causes')."""
@@ -370,20 +423,30 @@ class DataConverter:
         return self.from_failure(failure)
 
     async def encode_message(self, message: Message) -> None:
-        """Run the codec's ``encode`` on every ``Payload`` anywhere inside ``message``, in place (one call)."""
-        if self.payload_codec is not None:
-            await _payload_visitor.rewrite_payloads(message, self.payload_codec.encode)
+        """Run the codec's ``encode`` on every ``Payload`` anywhere inside ``message``, then store the large ones
+        externally, in place (one call)."""
+        if self.payload_codec is not None or self.payload_store:
+            await _payload_visitor.rewrite_payloads(message, self._encode_payloads)
 
-    async def decode_message(self, message: Message) -> None:
-        """Run the codec's ``decode`` on every ``Payload`` anywhere inside ``message``, in place (one call)."""
-        if self.payload_codec is not None:
-            await _payload_visitor.rewrite_payloads(message, self.payload_codec.decode)
+    async def decode_message(self, message: Message, *, resolve_external: bool = True) -> None:
+        """Read external payloads back and run the codec's ``decode`` on every ``Payload`` anywhere inside
+        ``message``, in place (one call). References to pickled values stay until their value is converted
+        (``from_payloads``); ``resolve_external=False`` leaves every reference (a history to show)."""
+        if self.payload_codec is not None or self.payload_store:
+            await _payload_visitor.rewrite_payloads(
+                message, lambda payloads: self._decode_payloads(list(payloads), resolve_external))
 
     # -- values ---------------------------------------------------------------------------------
     def to_payloads(self, values: Sequence[Any]) -> message_pb2.Payloads:
         """Encode values; raises ``PayloadError`` naming the position of a value that cannot be encoded."""
         payloads = []
         for index, value in enumerate(values):
+            if self._pickle_large and value is not None and not isinstance(value, (bytes, bytearray, memoryview)) \
+                    and not _is_json_value(value):
+                large = _external.pending(value, self.external_payload_threshold)
+                if large is not None:
+                    payloads.append(large)
+                    continue
             try:
                 payloads.append(self.payload_converter.to_payload(value))
             except PayloadError as err:
@@ -393,7 +456,8 @@ class DataConverter:
     def from_payloads(self, payloads: message_pb2.Payloads | None) -> list[Any]:
         if payloads is None:
             return []
-        return [self.payload_converter.from_payload(p) for p in payloads.payloads]
+        return [_external.load(p, self.payload_store) if _external.is_external(p)
+                else self.payload_converter.from_payload(p) for p in payloads.payloads]
 
     def to_payload(self, value: Any) -> message_pb2.Payloads:
         """One value as a one-element ``Payloads`` (results are single values)."""

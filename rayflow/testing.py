@@ -41,6 +41,7 @@ class WorkflowEnvironment:
         task_queue_partitions: dict[str, int] | None = None,
         data_converter: DataConverter | None = None,
         actor_max_concurrency: int = constants.DEFAULT_ACTOR_MAX_CONCURRENCY,
+        retention_sweep_interval_s: float = constants.DEFAULT_RETENTION_SWEEP_INTERVAL_S,
     ) -> WorkflowEnvironment:
         """Start a service on the Ray of this process (starting a local Ray if none).
 
@@ -49,6 +50,8 @@ class WorkflowEnvironment:
             store: a store URL instead (e.g. ``postgresql://...?schema=test_x``); left as it is by ``shutdown()``.
             ray_namespace: Ray namespace of its actors (default: a new unique one).
             num_shards: history shards (default 2, to keep tests light); num_matching: Matching actors (1).
+            retention_sweep_interval_s: how often the shards delete closed runs past their namespace's retention
+                (a test of retention sets it small, and the retention with ``client.update_namespace_retention``).
         """
         if store is not None and data_dir is not None:
             raise ValueError("pass store= or data_dir=, not both")
@@ -64,6 +67,7 @@ class WorkflowEnvironment:
             default_partitions=default_partitions,
             task_queue_partitions=dict(task_queue_partitions or {}),
             actor_max_concurrency=actor_max_concurrency,
+            retention_sweep_interval_s=retention_sweep_interval_s,
         )
         config = await bootstrap.ensure_service(config)
         client = Client(config, namespace=namespace, data_converter=data_converter or DataConverter.default,

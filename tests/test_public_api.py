@@ -29,6 +29,8 @@ PUBLIC = {
         "BuildIdReachability", "WorkerTaskReachability", "TaskReachability", "TaskReachabilityType",
         "WorkerDeploymentDescription", "WorkerDeploymentVersionSummary", "WorkerDeploymentVersionStatus",
         "VersionDrainageInfo",
+        # namespaces
+        "NamespaceDescription",
     ],
     "rayflow.worker": ["ReplayResult", "Replayer", "Worker", "WorkerDeploymentConfig"],
     "rayflow.testing": ["WorkflowEnvironment"],

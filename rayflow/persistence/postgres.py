@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from rayflow.constants import TABLE_HISTORY, TABLE_SCHEMA_VERSION
+from rayflow.constants import TABLE_HISTORY, TABLE_PAYLOAD_REFS, TABLE_SCHEMA_VERSION
 from rayflow.exceptions import RayflowError
 from rayflow.persistence.schema import (
     POSTGRES_MIGRATIONS,
@@ -96,11 +97,19 @@ class _PostgresQueries(Queries):
             f"INSERT INTO {TABLE_HISTORY} (shard_id, namespace, workflow_id, run_id, event_id, data) "
             f"SELECT %s, %s, %s, %s, unnest(%s::bigint[]), unnest(%s::bytea[]) ON CONFLICT DO NOTHING"
         )
+        self.insert_payload_refs = (
+            f"INSERT INTO {TABLE_PAYLOAD_REFS} (shard_id, namespace, workflow_id, run_id, payload_key, store) "
+            f"SELECT %s, %s, %s, %s, unnest(%s::text[]), unnest(%s::text[]) ON CONFLICT DO NOTHING"
+        )
 
     def events_step(self, scope: Params, key: Params, events: list[tuple[int, bytes]], check: Any) -> Step:
         # One statement however many events: the arrays are unnested by the server.
         ids, data = [event_id for event_id, _ in events], [bytes(blob) for _, blob in events]
         return Step(self.insert_events, (*scope, *key, ids, data), check)
+
+    def payload_refs_step(self, scope: Params, key: Params, refs: Sequence[tuple[str, str]]) -> Step:
+        stores, keys = [store for store, _ in refs], [payload_key for _, payload_key in refs]
+        return Step(self.insert_payload_refs, (*scope, *key, keys, stores))
 
 
 @dataclass(eq=False)

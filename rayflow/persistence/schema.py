@@ -18,6 +18,7 @@ from rayflow.constants import (
     TABLE_EXECUTIONS,
     TABLE_HISTORY,
     TABLE_METADATA,
+    TABLE_PAYLOAD_REFS,
     TABLE_SCHEMA_VERSION,
     TABLE_SHARDS,
 )
@@ -33,8 +34,8 @@ __all__ = [
     "SQLITE_SHARD_SCHEMA",
 ]
 
-#: The SQLite files' ``user_version``. 2: ``executions.build_ids``.
-SCHEMA_VERSION = 2
+#: The SQLite files' ``user_version``. 2: ``executions.build_ids``. 3: the payload index and the retention index.
+SCHEMA_VERSION = 3
 
 # Executions and events keep a rowid (no WITHOUT ROWID): their rows hold blobs that may be large.
 SQLITE_SHARD_SCHEMA = f"""
@@ -71,6 +72,9 @@ CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_list_type
     ON {TABLE_EXECUTIONS} (namespace, workflow_type, start_time, run_id);
 CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_list_queue
     ON {TABLE_EXECUTIONS} (namespace, task_queue, start_time, run_id);
+-- Retention: closed runs of a namespace, oldest close first (running runs, close_time 0, are not in it).
+CREATE INDEX IF NOT EXISTS {TABLE_EXECUTIONS}_closed ON {TABLE_EXECUTIONS} (namespace, close_time)
+    WHERE close_time > 0;
 CREATE TABLE IF NOT EXISTS {TABLE_CURRENT_EXECUTIONS} (
     namespace TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
@@ -87,6 +91,17 @@ CREATE TABLE IF NOT EXISTS {TABLE_HISTORY} (
     data BLOB NOT NULL,
     PRIMARY KEY (namespace, workflow_id, run_id, event_id)
 );
+-- The external payloads each run references (its events' and states'), kept until the run is deleted: retention
+-- deletes an object only once no stored run references it.
+CREATE TABLE IF NOT EXISTS {TABLE_PAYLOAD_REFS} (
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    payload_key TEXT NOT NULL,
+    store TEXT NOT NULL,
+    PRIMARY KEY (namespace, workflow_id, run_id, payload_key)
+);
+CREATE INDEX IF NOT EXISTS {TABLE_PAYLOAD_REFS}_key ON {TABLE_PAYLOAD_REFS} (payload_key);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
@@ -95,6 +110,7 @@ PRAGMA user_version = {SCHEMA_VERSION};
 #: them: its CREATE TABLE has every column). Add a step for each SCHEMA_VERSION bump.
 SQLITE_SHARD_MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (f"ALTER TABLE {TABLE_EXECUTIONS} ADD COLUMN build_ids TEXT NOT NULL DEFAULT ''",),
+    2: (),  # the payload index and the retention index: created by the schema's IF NOT EXISTS statements
 }
 
 SQLITE_METADATA_SCHEMA = f"""
@@ -173,9 +189,26 @@ _POSTGRES_V2 = f"""
 ALTER TABLE {TABLE_EXECUTIONS} ADD COLUMN build_ids TEXT COLLATE "C" NOT NULL DEFAULT '';
 """
 
+# Version 3: retention. Closed runs of a namespace by close time, and the external payloads each run references
+# (its events' and states'), kept until the run is deleted.
+_POSTGRES_V3 = f"""
+CREATE INDEX {TABLE_EXECUTIONS}_closed ON {TABLE_EXECUTIONS} (shard_id, namespace, close_time)
+    WHERE close_time > 0;
+CREATE TABLE {TABLE_PAYLOAD_REFS} (
+    shard_id INTEGER NOT NULL,
+    namespace TEXT COLLATE "C" NOT NULL,
+    workflow_id TEXT COLLATE "C" NOT NULL,
+    run_id TEXT COLLATE "C" NOT NULL,
+    payload_key TEXT COLLATE "C" NOT NULL,
+    store TEXT NOT NULL,
+    PRIMARY KEY (shard_id, namespace, workflow_id, run_id, payload_key)
+);
+CREATE INDEX {TABLE_PAYLOAD_REFS}_key ON {TABLE_PAYLOAD_REFS} (shard_id, payload_key);
+"""
+
 #: ``POSTGRES_MIGRATIONS[v]`` upgrades a schema at version ``v``; run in order, in one transaction, with
 #: the schema as ``search_path``. Append to it (never edit a released step) and the version follows.
-POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_V1, _POSTGRES_V2)
+POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_V1, _POSTGRES_V2, _POSTGRES_V3)
 POSTGRES_SCHEMA_VERSION = len(POSTGRES_MIGRATIONS)
 
 #: Creates the version table (version 0: empty schema) if missing; run under the migration lock.

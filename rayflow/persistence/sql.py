@@ -26,6 +26,7 @@ from rayflow.constants import (
     TABLE_EXECUTIONS,
     TABLE_HISTORY,
     TABLE_METADATA,
+    TABLE_PAYLOAD_REFS,
     TABLE_SHARDS,
 )
 from rayflow.exceptions import RayflowError
@@ -51,6 +52,7 @@ __all__ = [
     "check_durability",
     "check_shard_id",
     "decode_build_ids",
+    "delete_steps",
     "encode_build_ids",
     "list_executions_query",
     "resolve",
@@ -74,6 +76,8 @@ BUILD_IDS_SEPARATOR = "|"
 _LIKE_ESCAPE = "!"
 
 Params = Sequence[Any]
+# Payload keys per ``IN (...)`` list (well under either backend's limit on parameters).
+_IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,39 @@ class Queries:
         history = f"SELECT data FROM {TABLE_HISTORY} WHERE {run} AND event_id >= ?"
         self.select_history = sql(f"{history} ORDER BY event_id")
         self.select_history_until = sql(f"{history} AND event_id <= ? ORDER BY event_id")
+        # Retention. Namespaces by a skip scan of the listing index (one lookup per namespace); closed runs by the
+        # partial index on (namespace, close_time), whose predicate the query repeats word for word.
+        shard = "shard_id = ? AND " if shard_column else ""
+        self.select_namespaces = sql(
+            f"WITH RECURSIVE ns(name) AS (SELECT MIN(namespace) FROM {TABLE_EXECUTIONS}"
+            f"{' WHERE shard_id = ?' if shard_column else ''} UNION ALL SELECT (SELECT MIN(namespace) FROM "
+            f"{TABLE_EXECUTIONS} WHERE {shard}namespace > ns.name) FROM ns WHERE ns.name IS NOT NULL) "
+            f"SELECT name FROM ns WHERE name IS NOT NULL"
+        )
+        self.select_closed = sql(
+            f"SELECT {SUMMARY_COLUMNS} FROM {TABLE_EXECUTIONS} WHERE {shard}namespace = ? AND close_time > 0 "
+            f"AND close_time < ? AND status != {STATUS_RUNNING} AND needs_attention = 0 ORDER BY close_time LIMIT ?"
+        )
+        self.insert_payload_ref = sql(
+            f"INSERT INTO {TABLE_PAYLOAD_REFS} ({cols}namespace, workflow_id, run_id, payload_key, store) "
+            f"VALUES ({vals}?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        )
+        self.select_payload_refs = sql(f"SELECT payload_key, store FROM {TABLE_PAYLOAD_REFS} WHERE {run}")
+        # ... WHERE payload_key IN (<placeholders>): completed by find_payload_references.
+        self.select_references = (
+            f"SELECT payload_key, namespace, workflow_id, run_id FROM {TABLE_PAYLOAD_REFS} WHERE {shard}payload_key IN"
+        )
+        # A run's rows go with its execution row: each statement after the first deletes only once that row is gone
+        # (refused for a RUNNING run or one that needs attention), and the current row only when it points at it.
+        gone = f"NOT EXISTS (SELECT 1 FROM {TABLE_EXECUTIONS} WHERE {run})"
+        self.delete_execution = sql(
+            f"DELETE FROM {TABLE_EXECUTIONS} WHERE {run} AND status != {STATUS_RUNNING} AND needs_attention = 0"
+        )
+        self.delete_history = sql(f"DELETE FROM {TABLE_HISTORY} WHERE {run} AND {gone}")
+        self.delete_payload_refs = sql(f"DELETE FROM {TABLE_PAYLOAD_REFS} WHERE {run} AND {gone}")
+        self.delete_current = sql(
+            f"DELETE FROM {TABLE_CURRENT_EXECUTIONS} WHERE {run} AND status != {STATUS_RUNNING} AND {gone}"
+        )
 
     def sql(self, text: str) -> str:
         """``text`` (written with ``?`` placeholders) in this backend's placeholder style."""
@@ -190,9 +227,14 @@ class Queries:
         """The step appending ``events`` to the run ``key``; its row count is how many were new."""
         return Step(self.insert_event, check=check, many=[(*scope, *key, event_id, data) for event_id, data in events])
 
+    def payload_refs_step(self, scope: Params, key: Params, refs: Sequence[tuple[str, str]]) -> Step:
+        """The step adding the run's ``(store URL, payload key)`` references to the payload index (known ones
+        are kept)."""
+        return Step(self.insert_payload_ref, many=[(*scope, *key, payload_key, store) for store, payload_key in refs])
 
-def write_steps(queries: Queries, shard_id: int, range_id: int, writes: list[ExecutionWrite]) -> list[Step]:
-    """The steps of ``Store.write``: the fencing check, then each execution change with its conflict rules."""
+
+def _fence(queries: Queries, shard_id: int, range_id: int) -> Step:
+    """The first step of every shard write: fails unless ``range_id`` is still the shard's ownership counter."""
 
     def fenced(outcome: Outcome) -> RayflowError | None:
         stored = None if outcome.row is None else outcome.row[0]
@@ -203,10 +245,39 @@ def write_steps(queries: Queries, shard_id: int, range_id: int, writes: list[Exe
             f"this owner must stop writing"
         )
 
-    steps = [Step(queries.select_range_locked, (shard_id,), fenced)]
+    return Step(queries.select_range_locked, (shard_id,), fenced)
+
+
+def write_steps(queries: Queries, shard_id: int, range_id: int, writes: list[ExecutionWrite]) -> list[Step]:
+    """The steps of ``Store.write``: the fencing check, then each execution change with its conflict rules."""
+    steps = [_fence(queries, shard_id, range_id)]
     scope = queries.scope(shard_id)
     for item in writes:
         steps += _execution_steps(queries, scope, item)
+    return steps
+
+
+def delete_steps(queries: Queries, shard_id: int, range_id: int, keys: Sequence[tuple[str, str, str]],
+                 deleted: dict[int, bool]) -> list[Step]:
+    """The steps of ``Store.delete_executions``: the fencing check, then each run's rows. ``deleted[i]`` is set
+    to whether the execution row of ``keys[i]`` was deleted (its check records it, and fails nothing)."""
+
+    def recorder(index: int) -> Callable[[Outcome], None]:
+        def record(outcome: Outcome) -> None:
+            deleted[index] = outcome.rowcount > 0  # set again if a backend runs the call again: the last one holds
+
+        return record
+
+    steps = [_fence(queries, shard_id, range_id)]
+    scope = queries.scope(shard_id)
+    for index, key in enumerate(keys):
+        params = (*scope, *key)
+        steps += [
+            Step(queries.delete_execution, params, recorder(index)),
+            Step(queries.delete_history, (*params, *params)),
+            Step(queries.delete_payload_refs, (*params, *params)),
+            Step(queries.delete_current, (*params, *params)),
+        ]
     return steps
 
 
@@ -295,6 +366,8 @@ def _execution_steps(queries: Queries, scope: Params, item: ExecutionWrite) -> l
         ]  # fmt: skip
     if item.new_events:
         steps.append(queries.events_step(scope, key, item.new_events, appended))
+    if item.payload_refs:
+        steps.append(queries.payload_refs_step(scope, key, item.payload_refs))
     return steps
 
 
@@ -527,3 +600,53 @@ class SqlStore(Store):
         else:
             sql, params = q.select_history_until, (*params, last_event_id)
         return [bytes(row[0]) for row in await self._read(shard_id, sql, params, one=False)]
+
+    # -- retention --------------------------------------------------------------------------------
+    async def list_namespaces(self, shard_id: int) -> list[str]:
+        q = self.queries
+        params = (*q.scope(shard_id), *q.scope(shard_id))
+        return [row[0] for row in await self._read(shard_id, q.select_namespaces, params, one=False)]
+
+    async def list_closed_executions(
+        self, shard_id: int, namespace: str, close_time_max: float, limit: int = 100
+    ) -> list[ExecutionSummary]:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        q = self.queries
+        params = (*q.scope(shard_id), namespace, close_time_max, limit)
+        return [_summary(row) for row in await self._read(shard_id, q.select_closed, params, one=False)]
+
+    async def list_payload_refs(
+        self, shard_id: int, keys: Sequence[tuple[str, str, str]]
+    ) -> list[tuple[tuple[str, str, str], str, str]]:
+        q = self.queries
+        out: list[tuple[tuple[str, str, str], str, str]] = []
+        for namespace, workflow_id, run_id in keys:
+            rows = await self._read(shard_id, q.select_payload_refs, (*q.scope(shard_id), namespace, workflow_id,
+                                                                      run_id), one=False)
+            out += [((namespace, workflow_id, run_id), store, payload_key) for payload_key, store in rows]
+        return out
+
+    async def find_payload_references(
+        self, shard_id: int, payload_keys: Sequence[str]
+    ) -> list[tuple[str, tuple[str, str, str]]]:
+        q = self.queries
+        keys = list(dict.fromkeys(payload_keys))
+        out: list[tuple[str, tuple[str, str, str]]] = []
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start:start + _IN_CHUNK]
+            sql = q.sql(f"{q.select_references} ({', '.join('?' * len(chunk))})")
+            rows = await self._read(shard_id, sql, (*q.scope(shard_id), *chunk), one=False)
+            out += [(payload_key, (namespace, workflow_id, run_id)) for payload_key, namespace, workflow_id, run_id
+                    in rows]
+        return out
+
+    async def delete_executions(
+        self, shard_id: int, range_id: int, keys: Sequence[tuple[str, str, str]]
+    ) -> list[tuple[str, str, str]]:
+        runs = [(namespace, workflow_id, run_id) for namespace, workflow_id, run_id in keys]
+        if not runs:
+            return []
+        deleted: dict[int, bool] = {}
+        await self._write(shard_id, delete_steps(self.queries, shard_id, range_id, runs, deleted))
+        return [key for index, key in enumerate(runs) if deleted.get(index)]

@@ -10,6 +10,7 @@ history. Payloads, events and mutable state are opaque bytes here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rayflow.exceptions import RayflowError, ServiceUnavailableError
@@ -95,6 +96,10 @@ class ExecutionWrite:
     build_ids: tuple[str, ...] = ()
     #: A closed run that still has work for its shard (reloaded with the open ones on restart).
     needs_attention: bool = False
+    #: The external payloads the run's new events and its state reference, as ``(payload store URL, key)``
+    #: pairs: added to the shard's payload index (kept until the run is deleted), which retention reads to
+    #: delete an object only once no stored run references it.
+    payload_refs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -252,6 +257,46 @@ class Store(ABC):
         last_event_id: int | None = None,
     ) -> list[bytes]:
         """Serialized events with ``first_event_id <= event_id <= last_event_id``, in event id order."""
+
+    # -- retention ------------------------------------------------------------------------------------
+    @abstractmethod
+    async def list_namespaces(self, shard_id: int) -> list[str]:
+        """The namespaces that have executions on the shard, in byte order (an index skip scan: one lookup per
+        namespace, however many executions there are)."""
+
+    @abstractmethod
+    async def list_closed_executions(
+        self, shard_id: int, namespace: str, close_time_max: float, limit: int = 100
+    ) -> list[ExecutionSummary]:
+        """The shard's closed executions of ``namespace`` that closed before ``close_time_max`` (epoch seconds)
+        and no longer need attention, oldest close first, at most ``limit``: what retention may delete. Served
+        by an index on ``(namespace, close_time)``."""
+
+    @abstractmethod
+    async def list_payload_refs(
+        self, shard_id: int, keys: Sequence[tuple[str, str, str]]
+    ) -> list[tuple[tuple[str, str, str], str, str]]:
+        """The payload index entries of these runs: ``((namespace, workflow_id, run_id), store URL, key)``."""
+
+    @abstractmethod
+    async def find_payload_references(
+        self, shard_id: int, payload_keys: Sequence[str]
+    ) -> list[tuple[str, tuple[str, str, str]]]:
+        """Which of the shard's stored runs reference these payload keys: ``(key, (namespace, workflow_id,
+        run_id))`` pairs (none for a key no run of the shard references)."""
+
+    @abstractmethod
+    async def delete_executions(
+        self, shard_id: int, range_id: int, keys: Sequence[tuple[str, str, str]]
+    ) -> list[tuple[str, str, str]]:
+        """Delete closed runs, atomically, if ``range_id`` is still the shard's ownership counter: each run's
+        execution row, its history, its payload index entries, and its workflow id's current-execution row when
+        that row points at it. A run that is RUNNING, still needs attention, or is missing is skipped (nothing
+        of it is deleted). Returns the keys deleted, in the given order.
+
+        Raises:
+            ShardOwnershipLostError: the shard was acquired by another owner (nothing deleted).
+        """
 
     @abstractmethod
     async def close(self) -> None:

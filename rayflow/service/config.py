@@ -40,6 +40,8 @@ class ServiceConfig:
             next needed; its timers and dispatched tasks stay tracked, so it runs on as before, only slower.
         max_build_ids_per_queue, max_version_sets_per_queue, max_build_id_length: worker-versioning limits of a
             task queue's build-id version sets (Temporal's defaults: 100, 10 and 255 characters).
+        retention_sweep_interval_s: how often each history shard deletes the closed runs (histories and external
+            payloads) whose namespace's retention passed (default 60 s).
         log_level: what the service actors and worker replicas log to the console ("": WARNING; their log files
             in the Ray session's log directory get INFO); ``RAYFLOW_LOG_LEVEL`` where the service starts.
     """
@@ -60,6 +62,7 @@ class ServiceConfig:
     max_build_ids_per_queue: int = 100
     max_version_sets_per_queue: int = 10
     max_build_id_length: int = 255
+    retention_sweep_interval_s: float = constants.DEFAULT_RETENTION_SWEEP_INTERVAL_S
     log_level: str = field(default_factory=lambda: os.environ.get(constants.LOG_LEVEL_ENV, ""))
 
     @cached_property

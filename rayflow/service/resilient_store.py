@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from rayflow.persistence import ExecutionWrite, Store, StoreUnavailableError
@@ -143,6 +143,26 @@ class ResilientStore(Store):
             lambda: self._store.read_history(shard_id, namespace, workflow_id, run_id, first_event_id, last_event_id),
             "read_history",
         )
+
+    # -- retention (reads, and a delete that is harmless to repeat: a run already gone is skipped) ------------
+    async def list_namespaces(self, shard_id: int) -> list[str]:
+        return await self._retry(lambda: self._store.list_namespaces(shard_id), "list_namespaces")
+
+    async def list_closed_executions(self, shard_id: int, namespace: str, close_time_max: float,
+                                     limit: int = 100) -> Any:
+        return await self._retry(lambda: self._store.list_closed_executions(shard_id, namespace, close_time_max, limit),
+                                 "list_closed_executions")
+
+    async def list_payload_refs(self, shard_id: int, keys: Sequence[tuple[str, str, str]]) -> Any:
+        return await self._retry(lambda: self._store.list_payload_refs(shard_id, keys), "list_payload_refs")
+
+    async def find_payload_references(self, shard_id: int, payload_keys: Sequence[str]) -> Any:
+        return await self._retry(lambda: self._store.find_payload_references(shard_id, payload_keys),
+                                 "find_payload_references")
+
+    async def delete_executions(self, shard_id: int, range_id: int, keys: Sequence[tuple[str, str, str]]) -> Any:
+        # An attempt whose COMMIT was in flight may have deleted some of them: the next one skips those.
+        return await self._retry(lambda: self._store.delete_executions(shard_id, range_id, keys), "delete_executions")
 
     async def close(self) -> None:
         await self._store.close()

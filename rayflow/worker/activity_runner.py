@@ -226,7 +226,7 @@ class ActivityRunner:
                 activity._set_context,
                 activity._Context(info, heartbeater.record, heartbeater.cancel_requested.is_set),
             )
-            args = self._data_converter.from_payloads(task.input)
+            args = await self._data_converter.from_payloads_async(task.input)
             if is_async:
                 activity_task = loop.create_task(context.run(fn, *args), context=context)
                 heartbeater.on_cancel = activity_task.cancel  # cancellation reaches it at its current await

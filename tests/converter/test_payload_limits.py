@@ -21,6 +21,14 @@ OVERSIZED = 3 * MB  # over the default 2 MB limit
 LIMIT_TEXT = r"over the payload limit of 2 MB \(2097152 bytes\): pass a reference"
 
 
+def no_store(env):
+    """A client without a payload store: large payloads meet the service's limit instead of going to the store."""
+    from rayflow.client import Client
+
+    return Client(env.config, namespace=env.client.namespace, data_converter=DataConverter(payload_store=False),
+                  identity="limits@test")
+
+
 # -- the helpers --------------------------------------------------------------------------------------
 def test_message_names_what_the_size_and_the_limit():
     text = payload_limits.too_large_message("ScheduleActivityTask input", 3 * MB, 2 * MB)
@@ -101,7 +109,7 @@ def _event_types(history) -> list[str]:
 
 
 async def test_oversized_activity_input_fails_the_workflow_once(env, task_queue):
-    client = env.client
+    client = no_store(env)
     async with Worker(client, task_queue=task_queue, workflows=[SendsTooMuch], activities=[payload_size]):
         handle = await client.start_workflow(
             SendsTooMuch.run, OVERSIZED, id=f"big-in-{uuid.uuid4().hex[:6]}", task_queue=task_queue
@@ -126,7 +134,7 @@ async def test_oversized_activity_input_fails_the_workflow_once(env, task_queue)
 
 
 async def test_oversized_activity_result_fails_the_activity_without_retries(env, task_queue):
-    client = env.client
+    client = no_store(env)
     async with Worker(client, task_queue=task_queue, workflows=[GetsTooMuch], activities=[big_result]):
         handle = await client.start_workflow(
             GetsTooMuch.run, OVERSIZED, id=f"big-out-{uuid.uuid4().hex[:6]}", task_queue=task_queue
@@ -148,15 +156,15 @@ async def test_oversized_activity_result_fails_the_activity_without_retries(env,
 async def test_oversized_start_input_is_rejected_and_nothing_recorded(env, task_queue):
     workflow_id = f"big-start-{uuid.uuid4().hex[:6]}"
     with pytest.raises(PayloadError, match=LIMIT_TEXT):
-        await env.client.start_workflow(SendsTooMuch.run, b"s" * OVERSIZED, id=workflow_id, task_queue=task_queue)
-    handle = env.client.get_workflow_handle(workflow_id)
+        await no_store(env).start_workflow(SendsTooMuch.run, b"s" * OVERSIZED, id=workflow_id, task_queue=task_queue)
+    handle = no_store(env).get_workflow_handle(workflow_id)
     with pytest.raises(Exception, match="not found"):
         await handle.describe()
 
 
 async def test_oversized_terminate_details_are_refused_and_the_run_goes_on(env, task_queue):
     workflow_id = f"big-terminate-{uuid.uuid4().hex[:6]}"
-    handle = await env.client.start_workflow(SendsTooMuch.run, 10, id=workflow_id, task_queue=task_queue)
+    handle = await no_store(env).start_workflow(SendsTooMuch.run, 10, id=workflow_id, task_queue=task_queue)
     with pytest.raises(PayloadError, match="the details of terminate is 3.0 MB"):
         await handle.terminate("too much", details=[b"d" * OVERSIZED])
     description = await handle.describe()

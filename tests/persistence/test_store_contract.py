@@ -445,7 +445,7 @@ async def test_postgres_version_1_schema_gets_build_ids(postgres_url: str) -> No
         await store.close()
     with connect(postgres_url) as conn:
         assert conn.execute(f"SELECT version FROM {schema}.schema_version").fetchall() == [(POSTGRES_SCHEMA_VERSION,)]
-    assert POSTGRES_SCHEMA_VERSION == 2
+    assert POSTGRES_SCHEMA_VERSION == 3
 
 
 # -- SQLite only ----------------------------------------------------------------------------------
@@ -571,7 +571,7 @@ async def test_sqlite_version_1_shard_database_gets_build_ids(tmp_path: Path) ->
     migrated = _columns(path)
     assert migrated == _columns(tmp_path / "fresh" / "shard-0.db")
     assert ("build_ids", "TEXT", 1, "''") in migrated["executions"]
-    assert migrated[""] == [(SCHEMA_VERSION,)] and SCHEMA_VERSION == 2
+    assert migrated[""] == [(SCHEMA_VERSION,)] and SCHEMA_VERSION == 3
     again = SqliteStore(data)  # a migrated file opens as any current one
     try:
         assert [r.build_ids for r in await again.list_executions(0, NS)] == [("unversioned",), ("versioned:1.0",)]

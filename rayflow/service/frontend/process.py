@@ -113,6 +113,7 @@ async def _serve(args: argparse.Namespace) -> int:
             tls=tls,
             api_key=api_key,
             ray_address=ray.get_runtime_context().gcs_address,
+            payload_store=args.payload_store,
         )
         port = await server.start()
         pid_file = pid_file_of(config.store_url)

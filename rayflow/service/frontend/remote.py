@@ -185,6 +185,12 @@ class GrpcServiceConnection:
         response = await self._call("Versioning", request, f"worker versioning: {operation}")
         return json.loads(response.result_json)
 
+    async def namespace_operation(self, namespace: str, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        request = service_pb2.NamespaceRequest(namespace=namespace, operation=operation,
+                                               arguments_json=json.dumps(args))
+        response = await self._call("Namespace", request, f"namespace: {operation}")
+        return json.loads(response.result_json)
+
 
 def _serialize(message: Message) -> bytes:
     return message.SerializeToString()

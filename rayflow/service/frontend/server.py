@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class FrontendServer:
         tls: ServerTLS | None = None,
         api_key: str | None = None,
         ray_address: str = "",
+        payload_store: str | None = None,
     ) -> None:
         from rayflow.service.history.client import HistoryClient
         from rayflow.service.matching.client import MatchingClient
@@ -73,6 +75,10 @@ class FrontendServer:
         self._tls = tls
         self._api_key = api_key
         self._ray_address = ray_address
+        if payload_store is None:  # as a client in Ray would default it
+            payload_store = os.environ.get(constants.PAYLOAD_STORE_ENV) or (
+                os.path.join(config.data_dir, "payloads") if config.data_dir else "")
+        self._payload_store = payload_store
         self._history = HistoryClient(config)
         self._matching = MatchingClient(config)
         self._started_at = time.time()
@@ -265,6 +271,17 @@ class FrontendServer:
         result = await versioning.run(request.operation, _namespace(request), args, self._history, self._matching)
         return service_pb2.VersioningResponse(result_json=json.dumps(result))
 
+    async def _Namespace(self, request: service_pb2.NamespaceRequest):  # noqa: N802
+        _require(request, "operation")
+        try:
+            args = json.loads(request.arguments_json or "{}")
+        except ValueError as err:
+            raise ValueError(f"Namespace: arguments_json is not JSON: {err}") from err
+        if not isinstance(args, dict):
+            raise ValueError("Namespace: arguments_json must be a JSON object")
+        result = await self._history.namespace_operation(_namespace(request), request.operation, args)
+        return service_pb2.NamespaceResponse(result_json=json.dumps(result))
+
     async def _GetClusterInfo(self, request: service_pb2.GetClusterInfoRequest):  # noqa: N802
         from rayflow import __version__
         from rayflow.service.bootstrap import describe_service  # lazy: bootstrap imports the actors' modules
@@ -285,6 +302,7 @@ class FrontendServer:
             started_at=self._started_at,
             api_key_required=self._api_key is not None,
             tls=self._tls is not None,
+            payload_store=self._payload_store,
         )
 
 

@@ -137,6 +137,21 @@ class HistoryClient:
         shard = self.shard_for(request.namespace, request.workflow_id)
         return await call(shard.request_cancel_workflow.remote(request.SerializeToString()), "cancel workflow")
 
+    # -- namespaces ---------------------------------------------------------------------------
+    async def namespace_operation(self, namespace: str, operation: str, args: dict) -> dict:
+        """A namespace operation (``rayflow.service.namespaces``), run by shard 0; after a change every other shard
+        is told to read the setting again (best effort: each reads it again within a minute anyway)."""
+        from rayflow.service.namespaces import UPDATES
+
+        result = await call(self.shard(0).namespace_operation.remote(operation, namespace, dict(args)),
+                            f"namespace {operation}")
+        if operation in UPDATES and self.config.num_shards > 1:
+            await asyncio.gather(*(
+                call(self.shard(index).namespace_changed.remote(namespace), "namespace changed")
+                for index in range(1, self.config.num_shards)
+            ), return_exceptions=True)
+        return result
+
     # -- queries ------------------------------------------------------------------------------
     async def query_workflow(
         self, request: request_response_pb2.QueryWorkflowRequest

@@ -32,10 +32,12 @@ from rayflow.service.history.mutable_state import (
     task_ident,
     with_history,
 )
+from rayflow.service.history.payload_refs import external_refs
 from rayflow.service.history.queries import PendingQueries
 from rayflow.service.history.timer_queue import TimerQueue
 from rayflow.service.history.updates import PendingUpdates
 from rayflow.service.matching.client import MatchingClient
+from rayflow.service.namespaces import RetentionCache
 from rayflow.service.resilient_store import UnknownWriteOutcome
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class ShardContext:
         self.sticky_timeout = constants.DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT
         self.timers = TimerQueue(self._on_timer)
         self.child_work: ChildWork = lambda key, state, close_event: None  # set by the shard (api/child_work.py)
+        self.retention = RetentionCache(store)  # namespaces' retentions (describe, the retention sweep)
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- transactions -------------------------------------------------------------------------------
@@ -205,12 +208,14 @@ class ShardContext:
 
 def _write(key: Key, builder: StateBuilder, create: bool) -> ExecutionWrite:
     info = builder.info
+    state = builder.state.SerializeToString()
+    events = [(event, event.SerializeToString()) for event in builder.new_events]
     return ExecutionWrite(
         namespace=key[0], workflow_id=key[1], run_id=key[2],
-        state=builder.state.SerializeToString(),
+        state=state,
         status=info.status,
         next_event_id=info.next_event_id,
-        new_events=[(event.event_id, event.SerializeToString()) for event in builder.new_events],
+        new_events=[(event.event_id, data) for event, data in events],
         create=create,
         workflow_type=info.workflow_type,
         task_queue=info.task_queue,
@@ -219,4 +224,5 @@ def _write(key: Key, builder: StateBuilder, create: bool) -> ExecutionWrite:
         request_id=info.request_id,
         build_ids=tuple(info.build_ids),
         needs_attention=info.status != RUNNING and children.needs_attention(builder.state),
+        payload_refs=external_refs([(state, builder.state), *((data, event) for event, data in events)]),
     )

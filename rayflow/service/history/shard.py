@@ -23,9 +23,21 @@ from rayflow.service._batcher import run_batch
 from rayflow.service.call_counts import counted
 from rayflow.service.config import ServiceConfig
 from rayflow.service.history import listing
-from rayflow.service.history.api import child_work, inputs, query, read, respond, start, tasks, update, waits
+from rayflow.service.history.api import (
+    child_work,
+    inputs,
+    namespace,
+    query,
+    read,
+    respond,
+    start,
+    tasks,
+    update,
+    waits,
+)
 from rayflow.service.history.context import ShardContext, now
 from rayflow.service.history.mutable_state import RUNNING, pending_tasks
+from rayflow.service.history.retention import RetentionSweeper
 from rayflow.service.resilient_store import ResilientStore
 
 logger = logging.getLogger(__name__)
@@ -47,6 +59,7 @@ class HistoryShard:
         store = ResilientStore(open_store(config.store, durability=config.durability), what=f"history shard {index}")
         self._ctx = ShardContext(config, index, store)
         self._child_work = self._ctx.child_work = child_work.ChildWork(self._ctx)
+        self._retention = RetentionSweeper(self._ctx)
         self._batchable = {name: getattr(self, name) for name in _BATCHABLE}
         self._started = asyncio.get_running_loop().create_task(self._start())
 
@@ -65,6 +78,7 @@ class HistoryShard:
             after = (records[-1].namespace, records[-1].workflow_id, records[-1].run_id)
         ctx.timers.start()
         ctx.spawn(ctx.redispatch_loop())
+        ctx.spawn(self._retention.loop())
         logger.info("history shard %d ready: store %s, range %d, %d open executions (%d states cached)", ctx.index,
                     ctx.config.store_url.redacted, ctx.range_id, loaded, len(ctx.cache))
 
@@ -173,6 +187,20 @@ class HistoryShard:
         await self._started
         request = RR.UpdateWorkflowExecutionRequest.FromString(request_bytes)
         return (await update.update_workflow(self._ctx, request)).SerializeToString()
+
+    # -- namespaces and retention ---------------------------------------------------------------------
+    async def namespace_operation(self, operation: str, namespace_name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """A namespace operation (``rayflow.service.namespaces.OPERATIONS``); shard 0 runs them for the cluster."""
+        await self._started
+        return await namespace.namespace_operation(self._ctx, operation, namespace_name, args)
+
+    async def namespace_changed(self, namespace_name: str) -> None:
+        namespace.setting_changed(self._ctx, namespace_name)
+
+    async def sweep_retention(self, at: float | None = None) -> int:
+        """Run a retention sweep now (as of ``at``, epoch seconds); how many closed runs it deleted."""
+        await self._started
+        return await self._retention.sweep(at)
 
     # -- Matching -----------------------------------------------------------------------------------
     async def record_task_started(self, task_bytes: bytes, identity: str, request_id: str) -> bytes | None:

@@ -264,7 +264,7 @@ class PendingWorkflowTaskInfo(_message.Message):
     def __init__(self, scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class WorkflowExecutionInfo(_message.Message):
-    __slots__ = ("execution", "workflow_type", "start_time", "close_time", "status", "history_length", "task_queue", "first_execution_run_id", "sticky_task_queue", "build_ids", "assigned_build_id", "worker_deployment_version", "versioning_behavior", "versioning_override", "parent_namespace", "parent_workflow_id", "parent_run_id")
+    __slots__ = ("execution", "workflow_type", "start_time", "close_time", "status", "history_length", "task_queue", "first_execution_run_id", "sticky_task_queue", "build_ids", "assigned_build_id", "worker_deployment_version", "versioning_behavior", "versioning_override", "parent_namespace", "parent_workflow_id", "parent_run_id", "expire_time")
     EXECUTION_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +282,7 @@ class WorkflowExecutionInfo(_message.Message):
     PARENT_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     PARENT_WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     execution: _message_pb2.WorkflowExecution
     workflow_type: str
     start_time: _timestamp_pb2.Timestamp
@@ -299,7 +300,8 @@ class WorkflowExecutionInfo(_message.Message):
     parent_namespace: str
     parent_workflow_id: str
     parent_run_id: str
-    def __init__(self, execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[WorkflowExecutionStatus, str]] = ..., history_length: _Optional[int] = ..., task_queue: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., build_ids: _Optional[_Iterable[str]] = ..., assigned_build_id: _Optional[str] = ..., worker_deployment_version: _Optional[str] = ..., versioning_behavior: _Optional[int] = ..., versioning_override: _Optional[str] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ...) -> None: ...
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[WorkflowExecutionStatus, str]] = ..., history_length: _Optional[int] = ..., task_queue: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ..., sticky_task_queue: _Optional[str] = ..., build_ids: _Optional[_Iterable[str]] = ..., assigned_build_id: _Optional[str] = ..., worker_deployment_version: _Optional[str] = ..., versioning_behavior: _Optional[int] = ..., versioning_override: _Optional[str] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DescribeWorkflowExecutionResponse(_message.Message):
     __slots__ = ("workflow_execution_info", "pending_activities", "pending_workflow_task")

@@ -97,7 +97,7 @@ class GetClusterInfoRequest(_message.Message):
     def __init__(self, include_service_actors: _Optional[bool] = ...) -> None: ...
 
 class GetClusterInfoResponse(_message.Message):
-    __slots__ = ("server_version", "ray_namespace", "ray_address", "data_dir", "num_shards", "num_matching", "max_payload_size", "started_at", "api_key_required", "tls", "store", "service_actors")
+    __slots__ = ("server_version", "ray_namespace", "ray_address", "data_dir", "num_shards", "num_matching", "max_payload_size", "started_at", "api_key_required", "tls", "store", "service_actors", "payload_store")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     RAY_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,7 @@ class GetClusterInfoResponse(_message.Message):
     TLS_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ACTORS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_STORE_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     ray_namespace: str
     ray_address: str
@@ -122,7 +123,8 @@ class GetClusterInfoResponse(_message.Message):
     tls: bool
     store: str
     service_actors: _containers.RepeatedCompositeFieldContainer[ServiceActor]
-    def __init__(self, server_version: _Optional[str] = ..., ray_namespace: _Optional[str] = ..., ray_address: _Optional[str] = ..., data_dir: _Optional[str] = ..., num_shards: _Optional[int] = ..., num_matching: _Optional[int] = ..., max_payload_size: _Optional[int] = ..., started_at: _Optional[float] = ..., api_key_required: _Optional[bool] = ..., tls: _Optional[bool] = ..., store: _Optional[str] = ..., service_actors: _Optional[_Iterable[_Union[ServiceActor, _Mapping]]] = ...) -> None: ...
+    payload_store: str
+    def __init__(self, server_version: _Optional[str] = ..., ray_namespace: _Optional[str] = ..., ray_address: _Optional[str] = ..., data_dir: _Optional[str] = ..., num_shards: _Optional[int] = ..., num_matching: _Optional[int] = ..., max_payload_size: _Optional[int] = ..., started_at: _Optional[float] = ..., api_key_required: _Optional[bool] = ..., tls: _Optional[bool] = ..., store: _Optional[str] = ..., service_actors: _Optional[_Iterable[_Union[ServiceActor, _Mapping]]] = ..., payload_store: _Optional[str] = ...) -> None: ...
 
 class ServiceActor(_message.Message):
     __slots__ = ("kind", "index", "name", "node_id", "node_ip", "pid", "actor_id", "accelerator_node", "state", "error")
@@ -159,6 +161,22 @@ class VersioningRequest(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., operation: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
 
 class VersioningResponse(_message.Message):
+    __slots__ = ("result_json",)
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    result_json: str
+    def __init__(self, result_json: _Optional[str] = ...) -> None: ...
+
+class NamespaceRequest(_message.Message):
+    __slots__ = ("namespace", "operation", "arguments_json")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    operation: str
+    arguments_json: str
+    def __init__(self, namespace: _Optional[str] = ..., operation: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
+
+class NamespaceResponse(_message.Message):
     __slots__ = ("result_json",)
     RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
     result_json: str

@@ -9,4 +9,5 @@ the ``ShardContext`` (context.py) that the thin actor (shard.py) calls, as in Te
 - ``respond``: the outcome of workflow and activity tasks, and heartbeats.
 - ``query`` and ``update``: queries (never recorded) and updates.
 - ``child_work``: the cross-shard work of child workflows and their parents after each commit.
+- ``namespace``: namespace settings (retention), run by shard 0.
 """

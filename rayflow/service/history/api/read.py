@@ -5,6 +5,7 @@ from __future__ import annotations
 from rayflow.proto.rayflow.v1 import request_response_pb2 as RR
 from rayflow.service.history import listing
 from rayflow.service.history.context import ShardContext
+from rayflow.service.history.mutable_state import RUNNING
 
 
 async def describe(ctx: ShardContext, namespace: str, workflow_id: str, run_id: str) -> RR.DescribeWorkflowExecutionResponse:
@@ -19,6 +20,9 @@ async def describe(ctx: ShardContext, namespace: str, workflow_id: str, run_id: 
     out.start_time.CopyFrom(info.start_time)
     if info.HasField("close_time"):
         out.close_time.CopyFrom(info.close_time)
+        if info.status != RUNNING:  # when retention deletes it, at the namespace's retention as of now
+            retention_ns = round(await ctx.retention.seconds(namespace) * 1e9)
+            out.expire_time.FromNanoseconds(info.close_time.ToNanoseconds() + retention_ns)
     out.status = info.status
     out.history_length = info.next_event_id - 1
     out.task_queue = info.task_queue
@@ -67,6 +71,8 @@ async def get_history(ctx: ShardContext, namespace: str, workflow_id: str, run_i
     key = await ctx.cache.resolve(namespace, workflow_id, run_id)
     events = await ctx.store.read_history(ctx.index, *key, first_event_id=first_event_id,
                                           last_event_id=last_event_id)
+    if not events:
+        await ctx.cache.load(key)  # WorkflowNotFoundError for a run that is not there (or deleted by retention)
     return key[2], events
 
 
