@@ -22,7 +22,7 @@ import ray
 
 NAME = "rayflow-payload-owner"
 RAY_NAMESPACE = "rayflow-payloads"
-#: Bytes of values it keeps alive at most (the object store spills to disk beyond its own memory).
+#: Bytes of values it keeps alive at most (and at most a third of the cluster's object store memory).
 DEFAULT_MAX_BYTES = 8 << 30
 
 _handle: Any = None
@@ -34,7 +34,9 @@ class PayloadOwner:
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._objects: OrderedDict[str, tuple[list[ray.ObjectRef], int]] = OrderedDict()
         self._bytes = 0
-        self._max_bytes = max_bytes
+        # At most a third of the cluster's object store: a cache must not push other objects to disk.
+        capacity = ray.cluster_resources().get("object_store_memory", 0)
+        self._max_bytes = min(max_bytes, int(capacity / 3)) if capacity else max_bytes
 
     def keep(self, key: str, value: Any, size: int) -> None:
         """Keep a value of an external payload as an object of this actor's."""

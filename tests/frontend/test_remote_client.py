@@ -136,7 +136,7 @@ async def test_malformed_and_oversized_requests_are_refused_without_harm(fronten
 
 
 async def test_oversized_payload_is_refused_with_its_size_and_the_limit(frontend):
-    client = await Client.connect(frontend.address)
+    client = await Client.connect(frontend.address, payload_store=False)  # no store: the service's limit applies
     workflow_id = f"big-{uuid.uuid4().hex[:6]}"
     try:
         with pytest.raises(PayloadError, match=r"over the payload limit of 2 MB \(2097152 bytes\)"):
