@@ -263,22 +263,12 @@ class FrontendServer:
     async def _Versioning(self, request: service_pb2.VersioningRequest):  # noqa: N802
         from rayflow.service import versioning
 
-        _require(request, "operation")
-        try:
-            args = json.loads(request.arguments_json or "{}")
-        except ValueError as err:
-            raise ValueError(f"Versioning: arguments_json is not JSON: {err}") from err
+        args = _json_arguments(request, "Versioning")
         result = await versioning.run(request.operation, _namespace(request), args, self._history, self._matching)
         return service_pb2.VersioningResponse(result_json=json.dumps(result))
 
     async def _Namespace(self, request: service_pb2.NamespaceRequest):  # noqa: N802
-        _require(request, "operation")
-        try:
-            args = json.loads(request.arguments_json or "{}")
-        except ValueError as err:
-            raise ValueError(f"Namespace: arguments_json is not JSON: {err}") from err
-        if not isinstance(args, dict):
-            raise ValueError("Namespace: arguments_json must be a JSON object")
+        args = _json_arguments(request, "Namespace")
         result = await self._history.namespace_operation(_namespace(request), request.operation, args)
         return service_pb2.NamespaceResponse(result_json=json.dumps(result))
 
@@ -311,6 +301,18 @@ def _namespace(request: Any) -> str:
     if not request.namespace:
         request.namespace = constants.DEFAULT_NAMESPACE
     return request.namespace
+
+
+def _json_arguments(request: Any, rpc: str) -> dict[str, Any]:
+    """The ``operation`` (required) and ``arguments_json`` object of a JSON-carrying RPC."""
+    _require(request, "operation")
+    try:
+        args = json.loads(request.arguments_json or "{}")
+    except ValueError as err:
+        raise ValueError(f"{rpc}: arguments_json is not JSON: {err}") from err
+    if not isinstance(args, dict):
+        raise ValueError(f"{rpc}: arguments_json must be a JSON object")
+    return args
 
 
 def _require(request: Message, *fields: str) -> None:

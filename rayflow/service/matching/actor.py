@@ -329,7 +329,7 @@ class MatchingEngine:
             return  # its sticky timeout sends it to the normal queue
         key = PartitionKey(message.namespace, message.task_queue, int(message.task_queue_type), partition)
         await self._ready(*key[:3])
-        if message.version_directive and message.normal_task_queue:
+        if message.version_directive and is_sticky_queue(message.task_queue):  # a normal queue is ready already
             await self.versioning.ready(message.namespace, message.normal_task_queue)
             if self._redirected(key, message):
                 return
@@ -338,8 +338,6 @@ class MatchingEngine:
     def _redirected(self, key: PartitionKey, task: MatchingTask) -> bool:
         """A task for a sticky queue whose worker is not of the task's version (the workflow moved to another
         build id) goes to the normal queue now, instead of after its sticky timeout."""
-        if not is_sticky_queue(key.task_queue):
-            return False
         part = self._partitions.get(key)
         targets = part.poller_targets() if part is not None else set()
         if not targets or self.versioning.resolve(task) in targets:
