@@ -230,9 +230,9 @@ class Worker:
 
     async def _retire(self) -> None:
         """The version is drained: shut the pool down (finishing what runs) and say so."""
-        self.retired = True
         self._retire_task = None  # shutdown() must not cancel the task that runs it
         await self.shutdown()
+        self.retired = True  # once its replicas are gone
 
     def _create_replica(self, index: int) -> Any:
         options = {"max_concurrency": 100_000, **self._ray_actor_options}
