@@ -29,7 +29,10 @@ class Loop:
 
 @workflow.defn
 class Counter:
-    """Counts signals, carrying the count across continue-as-new, until ``target`` have arrived."""
+    """Counts signals, carrying the count across continue-as-new, until ``target`` have arrived.
+
+    Each run waits for at least one new signal, then continues as new: signals keep arriving while it switches.
+    """
 
     def __init__(self) -> None:
         self.count = 0
@@ -37,6 +40,8 @@ class Counter:
     @workflow.run
     async def run(self, count: int, target: int) -> tuple:
         self.count += count
+        carried = count
+        await workflow.wait_condition(lambda: self.count > carried)
         await workflow.sleep(0.02)
         if self.count >= target:
             return self.count, workflow.info().run_id
@@ -87,9 +92,13 @@ async def test_signals_sent_while_it_continues_as_new_are_all_counted(env, task_
     async with Worker(client, task_queue=task_queue, workflows=[Counter]):
         handle = await client.start_workflow(Counter.run, args=[0, target], id="can-signals", task_queue=task_queue)
         latest = client.get_workflow_handle("can-signals")  # no run id: signals go to the current run
-        for _ in range(target):
+        await latest.signal(Counter.bump)
+        # The first run continues as new on its first signal; the rest are sent while the chain moves on.
+        while (await latest.describe()).run_id == handle.run_id:
+            await asyncio.sleep(0.05)
+        for _ in range(target - 1):
             await latest.signal(Counter.bump)
             await asyncio.sleep(0.01)
         count, last_run_id = await asyncio.wait_for(handle.result(), 60)
     assert count == target  # none lost, none counted twice
-    assert last_run_id != handle.run_id  # it did continue as new while the signals came
+    assert last_run_id != handle.run_id
