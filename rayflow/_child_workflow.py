@@ -91,7 +91,7 @@ async def start_child_workflow(
             raise ValueError("start_child_workflow: give either arg or args, not both")
         args = [arg]
     workflow_type = workflow if isinstance(workflow, str) else get_definition(workflow).name
-    handle = runtime.workflow_start_child(  # type: ignore[attr-defined]
+    return await runtime.workflow_start_child(  # type: ignore[attr-defined]  # the handle, once started
         workflow_type=workflow_type,
         args=list(args),
         workflow_id=id or str(_determinism.uuid4()),
@@ -101,7 +101,6 @@ async def start_child_workflow(
         retry_policy=retry_policy,
         versioning_intent=int(VersioningIntent(versioning_intent or 0)),
     )
-    return await handle._started
 
 
 async def execute_child_workflow(

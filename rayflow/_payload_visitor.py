@@ -19,8 +19,9 @@ __all__ = ["collect_payloads", "rewrite_payloads"]
 
 _PAYLOAD = message_pb2.Payload.DESCRIPTOR.full_name
 
-#: full name of a message type -> whether a Payload can be somewhere inside it.
-_MAY_HOLD: dict[str, bool] = {_PAYLOAD: True}
+#: full name of a message type -> whether a Payload can be somewhere inside it. Headers (set by interceptors,
+#: e.g. trace context) are skipped: as in Temporal, codecs and the payload store leave them as they are.
+_MAY_HOLD: dict[str, bool] = {_PAYLOAD: True, message_pb2.Header.DESCRIPTOR.full_name: False}
 
 
 def _map_value_field(field: FieldDescriptor) -> FieldDescriptor | None:

@@ -74,6 +74,7 @@ class Info:
         task_timeout: the workflow task timeout (``None``: the service's default).
         continued_run_id: the run this one continued as new from (``None``: the first run of the chain).
         memo: the memo this run was given by ``continue_as_new(memo=...)`` or inherited (read only).
+        headers: the headers its start carried (name -> ``Payload``, set by interceptors, e.g. trace context).
     """
 
     namespace: str
@@ -89,6 +90,7 @@ class Info:
     task_timeout: timedelta | None = None
     continued_run_id: str | None = None
     memo: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)
 
     def get_current_history_length(self) -> int:
         """The number of events in this run's history, as of the current workflow task."""
@@ -189,6 +191,10 @@ class WorkflowRuntime(ABC):
     def workflow_fail_task(self, error: BaseException) -> None:
         """Fail the current workflow task (not the workflow) with ``error``: a bug in how the code uses
         the API, fixed by deploying new code, after which the task is retried."""
+
+    def workflow_continue_as_new(self, error: BaseException) -> Any:
+        """Raise ``error`` (a ``workflow.ContinueAsNewError``), after the workflow's interceptors saw it."""
+        raise error
 
     @abstractmethod
     def workflow_patch(self, patch_id: str, *, deprecated: bool) -> bool:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import enum
 import os
 import socket
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from rayflow import constants, workflow
+from rayflow._client_interceptors import (
+    CancelWorkflowInput,
+    Interceptor,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    SignalWorkflowInput,
+    StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    TerminateWorkflowInput,
+    build_chain,
+)
 from rayflow._client_namespace import NamespaceClient, NamespaceDescription
+from rayflow._client_update import WorkflowUpdateHandle, WorkflowUpdateStage
 from rayflow._client_versioning import (
     BuildIdOp,
     BuildIdOpAddNewCompatible,
@@ -49,9 +59,7 @@ from rayflow.common import (
     WorkflowExecutionStatus,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
-    duration_to_proto,
     timestamp_to_proto,
-    versioning_override_string,
 )
 from rayflow.converter import DataConverter
 from rayflow.exceptions import (
@@ -60,7 +68,6 @@ from rayflow.exceptions import (
     TerminatedError,
     TimeoutError,
     WorkflowFailureError,
-    WorkflowUpdateFailedError,
 )
 from rayflow.payload_store import PayloadStore
 from rayflow.proto.rayflow.v1 import history_pb2, request_response_pb2
@@ -101,6 +108,14 @@ __all__ = [
     "WorkerDeploymentVersionStatus",
     "VersionDrainageInfo",
     "NamespaceDescription",
+    "Interceptor",
+    "OutboundInterceptor",
+    "StartWorkflowInput",
+    "SignalWorkflowInput",
+    "QueryWorkflowInput",
+    "StartWorkflowUpdateInput",
+    "CancelWorkflowInput",
+    "TerminateWorkflowInput",
 ]
 
 _NO_ARG = object()
@@ -110,7 +125,7 @@ class Client(VersioningClient, NamespaceClient):
     """Starts and follows workflows. Create it with ``await Client.connect()``."""
 
     def __init__(self, config: ServiceConfig | None, *, namespace: str, data_converter: DataConverter,
-                 identity: str, service: Any = None) -> None:
+                 identity: str, service: Any = None, interceptors: Sequence[Interceptor] = ()) -> None:
         if service is None:
             from rayflow.service.connection import RayServiceConnection
 
@@ -124,6 +139,8 @@ class Client(VersioningClient, NamespaceClient):
         self._identity = identity
         #: ``RayServiceConnection`` (in Ray) or ``GrpcServiceConnection`` (over the frontend): same methods.
         self._service = service
+        self._interceptors = list(interceptors)
+        self._outbound = build_chain(self, self._interceptors)  # every call goes through it
 
     @staticmethod
     async def connect(
@@ -149,6 +166,7 @@ class Client(VersioningClient, NamespaceClient):
         payload_store: PayloadStore | str | bool | None = None,
         external_payload_threshold: int | None = None,
         max_external_payload_size: int | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> Client:
         """Connect to rayflow: over gRPC to a frontend, or straight to the service actors in Ray.
 
@@ -191,6 +209,9 @@ class Client(VersioningClient, NamespaceClient):
                 over the service's limit then fail); False: none. Workers built from this client use it too.
             external_payload_threshold: bytes above which a payload goes to the payload store (default 256 KiB).
             max_external_payload_size: the largest payload the payload store takes (default: no limit).
+            interceptors: ``rayflow.client.Interceptor`` objects wrapping every call, the first outermost (e.g.
+                ``rayflow.contrib.opentelemetry.TracingInterceptor()``); those that are also
+                ``rayflow.worker.Interceptor`` apply to the workers built from this client too.
 
         Raises:
             ServiceUnavailableError: no frontend answers at ``target`` (the message says how to start one).
@@ -219,7 +240,8 @@ class Client(VersioningClient, NamespaceClient):
                 raise
             if converter.payload_store is None and info.payload_store:  # the frontend's (rayflow server start)
                 converter = converter.with_payload_store(info.payload_store)
-            return Client(None, namespace=namespace, data_converter=converter, identity=identity, service=service)
+            return Client(None, namespace=namespace, data_converter=converter, identity=identity, service=service,
+                          interceptors=interceptors)
         from rayflow.service import bootstrap
         from rayflow.service.store_setting import requested_store
 
@@ -236,7 +258,8 @@ class Client(VersioningClient, NamespaceClient):
             service_label_selector=dict(service_label_selector or {}),
             mutable_state_cache_size=mutable_state_cache_size,
         )
-        return Client(config, namespace=namespace, data_converter=converter, identity=identity)
+        return Client(config, namespace=namespace, data_converter=converter, identity=identity,
+                      interceptors=interceptors)
 
     async def close(self) -> None:
         """Close the connection (the gRPC channel; nothing for the in-Ray client)."""
@@ -254,6 +277,11 @@ class Client(VersioningClient, NamespaceClient):
     @property
     def data_converter(self) -> DataConverter:
         return self._converter
+
+    @property
+    def interceptors(self) -> list[Interceptor]:
+        """The interceptors given to ``connect`` (workers built from this client use the worker ones)."""
+        return list(self._interceptors)
 
     @property
     def service_config(self) -> ServiceConfig:
@@ -317,35 +345,16 @@ class Client(VersioningClient, NamespaceClient):
             raise ValueError("start_workflow: task_queue is required")
         if arg is not _NO_ARG and args:
             raise ValueError("start_workflow: pass one argument positionally or several as args=[...], not both")
-        values = [arg] if arg is not _NO_ARG else list(args)
-        workflow_type = _workflow_type(workflow_run)
-        request = request_response_pb2.StartWorkflowExecutionRequest(
-            namespace=self._namespace,
-            workflow_id=id,
-            workflow_type=workflow_type,
-            task_queue=task_queue,
-            input=await self._converter.encode(values),
-            identity=self._identity,
-            request_id=request_id or str(uuid.uuid4()),
-            versioning_override=versioning_override_string(versioning_override),
-        )
-        for name, value in (("workflow_execution_timeout", execution_timeout), ("workflow_run_timeout", run_timeout),
-                            ("workflow_task_timeout", task_timeout)):
-            if value is not None:
-                if value <= timedelta(0):
-                    raise ValueError(f"start_workflow: {name} must be positive, got {value}")
-                getattr(request, name).CopyFrom(duration_to_proto(value))
-        if retry_policy is not None:
-            request.retry_policy.CopyFrom(retry_policy.to_proto())
-        if start_signal is not None:
-            request.start_signal_name = workflow._signal_name(start_signal)
-            request.start_signal_input.CopyFrom(await self._converter.encode(list(start_signal_args)))
-        elif start_signal_args:
+        if start_signal_args and start_signal is None:
             raise ValueError("start_workflow: start_signal_args needs start_signal")
-        _set_id_policies(request, id_reuse_policy, id_conflict_policy)
-        response = await self._service.start_workflow(request)
-        return WorkflowHandle(self, id, run_id=response.run_id, result_run_id=response.run_id,
-                              first_execution_run_id=response.run_id)
+        return await self._outbound.start_workflow(StartWorkflowInput(
+            workflow=_workflow_type(workflow_run), args=[arg] if arg is not _NO_ARG else list(args), id=id,
+            task_queue=task_queue, execution_timeout=execution_timeout, run_timeout=run_timeout,
+            task_timeout=task_timeout, retry_policy=retry_policy, request_id=request_id,
+            id_reuse_policy=id_reuse_policy, id_conflict_policy=id_conflict_policy,
+            start_signal=workflow._signal_name(start_signal) if start_signal is not None else None,
+            start_signal_args=list(start_signal_args), versioning_override=versioning_override,
+        ))
 
     async def execute_workflow(self, workflow_run: Callable[..., Any] | str, arg: Any = _NO_ARG, **kwargs: Any) -> Any:
         """Start a workflow and wait for its result (see ``start_workflow``)."""
@@ -460,21 +469,6 @@ def _build_id_entry(build_id: str | None) -> str:
     return f"versioned:{build_id}"
 
 
-def _set_id_policies(request: request_response_pb2.StartWorkflowExecutionRequest,
-                     reuse: WorkflowIDReusePolicy | None, conflict: WorkflowIDConflictPolicy | None) -> None:
-    """Validate the id policies and put them on the request (unset: the service's defaults)."""
-    from rayflow.service.history import id_policy
-
-    if reuse is not None:
-        request.workflow_id_reuse_policy = WorkflowIDReusePolicy(reuse)
-    if conflict is not None:
-        request.workflow_id_conflict_policy = WorkflowIDConflictPolicy(conflict)
-    try:
-        id_policy.validate(request.workflow_id_reuse_policy, request.workflow_id_conflict_policy)
-    except ValueError as err:
-        raise ValueError(f"start_workflow: {err}") from None
-
-
 def _is_ray_address(target: str) -> bool:
     return target in ("auto", "local") or target.startswith("ray://")
 
@@ -552,14 +546,8 @@ class WorkflowHandle:
         Raises:
             WorkflowNotFoundError: no such run, or it is already closed (the message says how it closed).
         """
-        client = self._client
-        request = request_response_pb2.TerminateWorkflowExecutionRequest(
-            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "", reason=reason or "",
-            identity=client._identity, request_id=str(uuid.uuid4()),  # a retry of this call terminates once
-        )
-        if details:
-            request.details.CopyFrom(await client.data_converter.encode(list(details)))
-        await client._service.terminate_workflow(request)
+        await self._client._outbound.terminate_workflow(
+            TerminateWorkflowInput(id=self.id, run_id=self.run_id, reason=reason, args=list(details)))
 
     async def signal(self, signal: Callable[..., Any] | str, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()) -> None:
         """Send a signal to the run: its ``@workflow.signal`` handler gets the arguments.
@@ -577,14 +565,9 @@ class WorkflowHandle:
         """
         if arg is not _NO_ARG and args:
             raise ValueError("signal: pass one argument positionally or several as args=[...], not both")
-        client = self._client
-        request = request_response_pb2.SignalWorkflowExecutionRequest(
-            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
-            signal_name=workflow._signal_name(signal),
-            input=await client.data_converter.encode([arg] if arg is not _NO_ARG else list(args)),
-            identity=client._identity, request_id=str(uuid.uuid4()),
-        )
-        await client._service.signal_workflow(request)
+        await self._client._outbound.signal_workflow(SignalWorkflowInput(
+            signal=workflow._signal_name(signal), args=[arg] if arg is not _NO_ARG else list(args), id=self.id,
+            run_id=self.run_id))
 
     async def query(self, query: Callable[..., Any] | str, *args: Any,
                     rpc_timeout: timedelta = timedelta(seconds=10)) -> Any:
@@ -604,16 +587,9 @@ class WorkflowHandle:
                 within ``rpc_timeout`` (e.g. no worker polls the workflow's task queue).
             WorkflowNotFoundError: no such workflow.
         """
-        client = self._client
-        request = request_response_pb2.QueryWorkflowRequest(
-            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
-            query_type=workflow._query_name(query),
-            query_args=await client.data_converter.encode(list(args)),
-            timeout_s=max(rpc_timeout.total_seconds(), 0.001),
-        )
-        response = await client._service.query_workflow(request)
-        values = await client.data_converter.decode(response.query_result)
-        return values[0] if values else None
+        return await self._client._outbound.query_workflow(QueryWorkflowInput(
+            id=self.id, run_id=self.run_id, query=workflow._query_name(query), args=list(args),
+            rpc_timeout=rpc_timeout))
 
     async def execute_update(self, update: Callable[..., Any] | str, arg: Any = _NO_ARG, *,
                              args: Sequence[Any] = (), id: str | None = None) -> Any:
@@ -647,17 +623,9 @@ class WorkflowHandle:
             wait_for_stage = WorkflowUpdateStage.ACCEPTED
         if wait_for_stage == WorkflowUpdateStage.ADMITTED:
             raise ValueError("start_update: wait_for_stage=ADMITTED is not supported; use ACCEPTED or COMPLETED")
-        client = self._client
-        request = request_response_pb2.UpdateWorkflowExecutionRequest(
-            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
-            update_id=id or str(uuid.uuid4()), name=workflow._update_name(update),
-            input=await client.data_converter.encode([arg] if arg is not _NO_ARG else list(args)),
-            wait_for_stage=int(wait_for_stage), identity=client._identity,
-        )
-        response = await client._service.update_workflow(request)
-        handle = WorkflowUpdateHandle(self, request, response.run_id)
-        await handle._take(response)
-        return handle
+        return await self._client._outbound.start_workflow_update(StartWorkflowUpdateInput(
+            id=self.id, run_id=self.run_id, update_id=id, update=workflow._update_name(update),
+            args=[arg] if arg is not _NO_ARG else list(args), wait_for_stage=WorkflowUpdateStage(wait_for_stage)))
 
     async def cancel(self) -> None:
         """Ask the run to cancel: its code gets ``asyncio.CancelledError`` at its current ``await``.
@@ -670,12 +638,7 @@ class WorkflowHandle:
         Raises:
             WorkflowNotFoundError: no such run, or it is already closed (the message says how it closed).
         """
-        client = self._client
-        request = request_response_pb2.RequestCancelWorkflowExecutionRequest(
-            namespace=client.namespace, workflow_id=self.id, run_id=self.run_id or "",
-            identity=client._identity, request_id=str(uuid.uuid4()),
-        )
-        await client._service.request_cancel_workflow(request)
+        await self._client._outbound.cancel_workflow(CancelWorkflowInput(id=self.id, run_id=self.run_id))
 
     async def describe(self) -> WorkflowExecutionDescription:
         """Status, type, task queue, times, history length and pending activities of the run."""
@@ -691,62 +654,3 @@ class WorkflowHandle:
         history = history_pb2.History(events=[history_pb2.HistoryEvent.FromString(e) for e in raw])
         await client.data_converter.decode_message(history, resolve_external=False)  # references stay
         return WorkflowHistory(self.id, run_id, history, client.data_converter)
-
-
-class WorkflowUpdateStage(enum.IntEnum):
-    """How far an update must get before ``start_update`` returns (Temporal's ``WorkflowUpdateStage``)."""
-
-    ADMITTED = 1
-    ACCEPTED = 2
-    COMPLETED = 3
-
-
-class WorkflowUpdateHandle:
-    """An update sent to a workflow: ``await result()`` for its handler's result."""
-
-    def __init__(self, workflow_handle: WorkflowHandle, request: Any, run_id: str) -> None:
-        self._workflow_handle = workflow_handle
-        self._request = request
-        self.workflow_run_id = run_id
-        self._outcome: Any = None
-
-    @property
-    def id(self) -> str:
-        """The update id."""
-        return self._request.update_id
-
-    @property
-    def workflow_id(self) -> str:
-        return self._workflow_handle.id
-
-    async def _take(self, response: Any) -> None:
-        if response.HasField("failure"):
-            converter = self._workflow_handle._client.data_converter
-            error = WorkflowUpdateFailedError(
-                f"update {self._request.name!r} (id {self.id}) failed: {response.failure.message}")
-            error.__cause__ = await converter.decode_failure(response.failure)
-            self._outcome = error
-            raise error
-        if response.stage >= WorkflowUpdateStage.COMPLETED:
-            values = await self._workflow_handle._client.data_converter.decode(response.result)
-            self._outcome = (values[0] if values else None,)
-
-    async def result(self) -> Any:
-        """Wait for the update to complete; its result.
-
-        Raises:
-            WorkflowUpdateFailedError: the handler raised (the error is the ``__cause__``).
-        """
-        if self._outcome is None:
-            request = request_response_pb2.UpdateWorkflowExecutionRequest()
-            request.CopyFrom(self._request)
-            request.wait_for_stage = int(WorkflowUpdateStage.COMPLETED)
-            request.run_id = self.workflow_run_id or request.run_id
-            response = await self._workflow_handle._client._service.update_workflow(request)
-            try:
-                await self._take(response)
-            except WorkflowUpdateFailedError:
-                pass
-        if isinstance(self._outcome, BaseException):
-            raise self._outcome
-        return self._outcome[0]

@@ -115,6 +115,7 @@ class ContinueAsNewError(BaseException):  # noqa: N818 - Temporal's name
         self.task_timeout = task_timeout
         self.memo = memo
         self.versioning_intent = versioning_intent
+        self.headers: dict[str, Any] = {}  # set by workflow interceptors (carried to the new run)
 
 
 def continue_as_new(
@@ -160,9 +161,11 @@ def continue_as_new(
     for name, value in (("run_timeout", run_timeout), ("task_timeout", task_timeout)):
         if value is not None and (not isinstance(value, timedelta) or value <= timedelta(0)):
             _runtime.fail_task(runtime, ValueError(f"workflow.continue_as_new(): {name} must be a positive timedelta, got {value!r}"))
-    raise ContinueAsNewError(args=args, workflow_type=workflow_type, task_queue=task_queue or None,
-                             run_timeout=run_timeout, task_timeout=task_timeout, memo=memo,
-                             versioning_intent=int(VersioningIntent(versioning_intent or 0)))
+    error = ContinueAsNewError(args=args, workflow_type=workflow_type, task_queue=task_queue or None,
+                               run_timeout=run_timeout, task_timeout=task_timeout, memo=memo,
+                               versioning_intent=int(VersioningIntent(versioning_intent or 0)))
+    runtime.workflow_continue_as_new(error)  # raises it (after the workflow's interceptors saw it)
+    raise error
 
 
 # -- timers and conditions -------------------------------------------------------------------------

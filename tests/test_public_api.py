@@ -31,8 +31,20 @@ PUBLIC = {
         "VersionDrainageInfo",
         # namespaces
         "NamespaceDescription",
+        # interceptors
+        "Interceptor", "OutboundInterceptor", "StartWorkflowInput", "SignalWorkflowInput", "QueryWorkflowInput",
+        "StartWorkflowUpdateInput", "CancelWorkflowInput", "TerminateWorkflowInput",
     ],
-    "rayflow.worker": ["ReplayResult", "Replayer", "Worker", "WorkerDeploymentConfig"],
+    "rayflow.worker": [
+        "ReplayResult", "Replayer", "Worker", "WorkerDeploymentConfig",
+        # interceptors
+        "Interceptor", "ActivityInboundInterceptor", "ActivityOutboundInterceptor", "WorkflowInboundInterceptor",
+        "WorkflowOutboundInterceptor", "WorkflowInterceptorClassInput", "ExecuteActivityInput", "ExecuteWorkflowInput",
+        "HandleSignalInput", "HandleQueryInput", "HandleUpdateInput", "StartActivityInput", "StartChildWorkflowInput",
+        "ContinueAsNewInput", "SignalChildWorkflowInput", "SignalExternalWorkflowInput",
+    ],
+    "rayflow.contrib.opentelemetry": ["TracingInterceptor", "TracingWorkflowInboundInterceptor",
+                                      "default_text_map_propagator"],
     "rayflow.testing": ["WorkflowEnvironment"],
     "rayflow.common": [
         "ActivityCancellationType", "EventType", "ParentClosePolicy", "PendingActivityState", "RetryPolicy", "RetryState", "TimeoutType", "WorkflowExecutionStatus",

@@ -24,6 +24,8 @@ from rayflow.common import timestamp_from_proto
 from rayflow.converter import DataConverter
 from rayflow.exceptions import ApplicationError, CancelledError, PayloadError
 from rayflow.proto.rayflow.v1 import message_pb2, request_response_pb2
+from rayflow.worker._activity_chain import activity_chain
+from rayflow.worker._interceptor import ExecuteActivityInput
 
 __all__ = ["ActivityRunner", "HeartbeatCallback"]
 
@@ -163,6 +165,8 @@ class ActivityRunner:
         max_workers: threads for sync activities, i.e. how many run at once (default 100).
         heartbeat: ``heartbeat(task_token, details) -> cancel_requested``, awaited on the runner's loop.
         replica_task_queue: the replica's own activity task queue (``activity.info().replica_task_queue``).
+        interceptors: ``rayflow.worker.Interceptor`` objects whose ``intercept_activity`` wraps each attempt
+            (default none: the activity is called directly).
     """
 
     def __init__(
@@ -173,6 +177,7 @@ class ActivityRunner:
         max_workers: int = 100,
         heartbeat: HeartbeatCallback,
         replica_task_queue: str = "",
+        interceptors: Sequence[Any] = (),
     ) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
@@ -192,6 +197,7 @@ class ActivityRunner:
         self._data_converter = data_converter
         self._heartbeat = heartbeat
         self._replica_task_queue = replica_task_queue
+        self._interceptors = list(interceptors)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="rayflow-activity")
         self._heartbeat_sends: set[asyncio.Task[None]] = set()
 
@@ -222,12 +228,20 @@ class ActivityRunner:
         try:
             context = contextvars.copy_context()
             info = self._info(task, heartbeat_timeout)
-            context.run(
-                activity._set_context,
-                activity._Context(info, heartbeater.record, heartbeater.cancel_requested.is_set),
-            )
+            inbound = None
+            record = heartbeater.record
+            if self._interceptors:  # the attempt goes through their chain; heartbeats through its outbound side
+                inbound, record = activity_chain(self._interceptors, info, heartbeater.record)
+            context.run(activity._set_context, activity._Context(info, record, heartbeater.cancel_requested.is_set))
             args = await self._data_converter.from_payloads_async(task.input)
-            if is_async:
+            if inbound is not None:
+                call = ExecuteActivityInput(fn=fn, args=args, executor=None if is_async else self._executor,
+                                            headers=dict(task.header.fields))
+                activity_task = loop.create_task(inbound.execute_activity(call), context=context)
+                if is_async:
+                    heartbeater.on_cancel = activity_task.cancel
+                result = await activity_task
+            elif is_async:
                 activity_task = loop.create_task(context.run(fn, *args), context=context)
                 heartbeater.on_cancel = activity_task.cancel  # cancellation reaches it at its current await
                 result = await activity_task

@@ -27,15 +27,17 @@ RR = request_response_pb2
 _STALE = object()  # the cached instance is not at the last completed workflow task
 
 
-def _cached_answer(instance: WorkflowInstance, previous_started_event_id: int, name: str, args: list[Any]) -> Any:
+def _cached_answer(instance: WorkflowInstance, previous_started_event_id: int, name: str, args: list[Any],
+                   headers: dict[str, Any]) -> Any:
     if (instance._loop_closed or instance._task_failure is not None
             or instance.last_started_event_id != previous_started_event_id):
         return _STALE
-    return instance.query(name, args)
+    return instance.query(name, args, headers)
 
 
 def _replayed_answer(definition: Any, task: Any, events: list[history_pb2.HistoryEvent], converter: DataConverter,
-                     failure_types: Sequence[type[BaseException]], name: str, args: list[Any]) -> Any:
+                     failure_types: Sequence[type[BaseException]], name: str, args: list[Any],
+                     interceptors: Sequence[Any] = ()) -> Any:
     instance = WorkflowInstance(
         definition,
         namespace=task.namespace,
@@ -45,6 +47,7 @@ def _replayed_answer(definition: Any, task: Any, events: list[history_pb2.Histor
         task_queue=task.task_queue,
         data_converter=converter,
         workflow_failure_exception_types=failure_types,
+        interceptors=interceptors,
     )
     try:
         events = query_history(events)
@@ -56,14 +59,15 @@ def _replayed_answer(definition: Any, task: Any, events: list[history_pb2.Histor
                     f"query {name!r}: replaying the history of workflow {task.workflow_execution.workflow_id!r} "
                     f"failed: {failure}"
                 )
-        return instance.query(name, args)
+        return instance.query(name, args, dict(task.query.header.fields))
     finally:
         instance.close()
 
 
 async def answer_query(task: RR.PollWorkflowTaskQueueResponse, *, cache: WorkflowCache, executor: Executor,
                        workflows: dict[str, Any], converter: DataConverter, identity: str,
-                       failure_types: Sequence[type[BaseException]] = ()) -> RR.RespondQueryTaskCompletedRequest:
+                       failure_types: Sequence[type[BaseException]] = (),
+                       interceptors: Sequence[Any] = ()) -> RR.RespondQueryTaskCompletedRequest:
     """The answer to the query task (its result, or the failure the client gets).
 
     The codec runs here, at the worker's edge: the task (query arguments, history) is decoded before
@@ -83,7 +87,8 @@ async def answer_query(task: RR.PollWorkflowTaskQueueResponse, *, cache: Workflo
         with cache.lease(task.workflow_execution.run_id) as lease:
             if lease.instance is not None:  # on the workflow thread: never while a workflow task runs on it
                 answer = await loop.run_in_executor(
-                    executor, _cached_answer, lease.instance, task.previous_started_event_id, query.query_type, args
+                    executor, _cached_answer, lease.instance, task.previous_started_event_id, query.query_type, args,
+                    dict(query.header.fields),
                 )
         if answer is _STALE:
             definition = workflows.get(task.workflow_type)
@@ -94,7 +99,7 @@ async def answer_query(task: RR.PollWorkflowTaskQueueResponse, *, cache: Workflo
                 )
             answer = await loop.run_in_executor(
                 executor, _replayed_answer, definition, task, list(task.history.events), converter, failure_types,
-                query.query_type, args,
+                query.query_type, args, interceptors,
             )
         response.query_result.CopyFrom(converter.to_payloads([answer]))
         await converter.encode_message(response)

@@ -52,6 +52,8 @@ class Replayer:
         data_converter: how the code's arguments and results are encoded (the worker's converter).
         workflow_failure_exception_types: the worker's ``workflow_failure_exception_types``, so that a workflow
             those types failed replays as it ran (default none).
+        interceptors: ``rayflow.worker.Interceptor`` objects whose workflow interceptor classes wrap each replayed
+            run, as on the worker (default none). Every task replays (``workflow.unsafe.is_replaying()``).
     """
 
     def __init__(
@@ -60,7 +62,9 @@ class Replayer:
         workflows: Sequence[type],
         data_converter: DataConverter = DataConverter.default,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        interceptors: Sequence[Any] = (),
     ) -> None:
+        self._interceptors = list(interceptors)  # rayflow.worker.Interceptor: their workflow classes wrap each replay
         self._failure_types = _definition.exception_types(
             workflow_failure_exception_types, "Replayer(workflow_failure_exception_types=...)"
         )
@@ -123,6 +127,7 @@ class Replayer:
             task_queue=started.task_queue,
             data_converter=self._converter,
             workflow_failure_exception_types=self._failure_types,
+            interceptors=self._interceptors,
         )
         try:
             # Every workflow task that completed in history re-runs in replay mode, and its commands are

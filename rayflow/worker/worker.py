@@ -17,6 +17,7 @@ import ray
 from rayflow import activity, constants, workflow
 from rayflow._definition import exception_types
 from rayflow.exceptions import WorkerPlacementError
+from rayflow.worker._interceptor import worker_interceptors
 from rayflow.worker.labels import placement_problems, pool_labels
 from rayflow.worker.replica import ReplicaSpec, WorkerReplica
 from rayflow.worker.versioning import RetireWatch, WorkerDeploymentConfig, version_options
@@ -82,6 +83,13 @@ class Worker:
             run, and remove the replicas, freeing their resources; ``run()`` then returns and ``retired`` is
             True. Needs ``use_worker_versioning`` or a ``deployment_config``.
         retire_check_interval: how often a ``retire_when_drained`` pool checks (default 5 s).
+        interceptors: ``rayflow.worker.Interceptor`` objects around this worker's activities and workflows, after
+            those of ``client`` that are worker interceptors too (e.g. ``TracingInterceptor``, given once to
+            ``Client.connect``). They are pickled to the replicas: workflow interceptors run on the workflows'
+            deterministic loops, in replay too.
+        replica_setup: a picklable function called with no arguments once in each replica's process when it
+            starts, before any task runs: e.g. to install that process's OpenTelemetry tracer provider and
+            exporter (``opentelemetry.trace.set_tracer_provider``), which tracing interceptors there look up.
 
     A replica that dies is replaced by a new one with the same index; the tasks it was running are
     retried by the service after their timeouts.
@@ -114,6 +122,8 @@ class Worker:
         deployment_config: WorkerDeploymentConfig | None = None,
         retire_when_drained: bool = False,
         retire_check_interval: timedelta = timedelta(seconds=5),
+        interceptors: Sequence[Any] = (),
+        replica_setup: Callable[[], Any] | None = None,
     ) -> None:
         if not task_queue:
             raise ValueError("Worker: task_queue is required")
@@ -140,7 +150,11 @@ class Worker:
         if retire_when_drained and not versions.use_versioning:
             raise ValueError("Worker: retire_when_drained needs a versioned worker (use_worker_versioning=True with "
                              "a build_id, or a deployment_config)")
-        _ship_user_code_by_value([*workflows, *activities, *failure_types])
+        all_interceptors = worker_interceptors(client.interceptors, interceptors)
+        if replica_setup is not None and not callable(replica_setup):
+            raise TypeError(f"Worker: replica_setup must be a function, got {replica_setup!r}")
+        _ship_user_code_by_value([*workflows, *activities, *failure_types, *map(type, all_interceptors),
+                                  *([replica_setup] if replica_setup is not None else [])])
         self._client = client
         self._replicas = replicas
         self._ray_actor_options = dict(ray_actor_options or {})
@@ -166,6 +180,8 @@ class Worker:
             task_queue_rate_limit_set_at=time.time(),
             workflow_failure_exception_types=failure_types,
             versions=versions,
+            interceptors=all_interceptors,
+            replica_setup=replica_setup,
         )
         self._retire_watch = (RetireWatch(client, task_queue, versions, retire_check_interval.total_seconds(),
                                           self._retire) if retire_when_drained else None)

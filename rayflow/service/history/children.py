@@ -40,7 +40,8 @@ def initiate(builder: StateBuilder, attrs: command_pb2.StartChildWorkflowExecuti
         parent_close_policy=attrs.parent_close_policy or TERMINATE,
         workflow_task_completed_event_id=completed_event_id,
     )
-    for name in ("workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "retry_policy"):
+    for name in ("workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "retry_policy",
+                 "header"):
         if attrs.HasField(name):
             getattr(event_attrs, name).CopyFrom(getattr(attrs, name))
     event = builder.add_event(ET.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED, event_attrs)
@@ -56,7 +57,8 @@ def initiate(builder: StateBuilder, attrs: command_pb2.StartChildWorkflowExecuti
     request.workflow_type = event_attrs.workflow_type
     request.task_queue = event_attrs.task_queue
     request.input.CopyFrom(event_attrs.input)
-    for name in ("workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "retry_policy"):
+    for name in ("workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "retry_policy",
+                 "header"):
         if event_attrs.HasField(name):
             getattr(request, name).CopyFrom(getattr(event_attrs, name))
     request.identity = identity
@@ -86,6 +88,8 @@ def record_started(builder: StateBuilder, initiated_event_id: int, run_id: str) 
         namespace=child.namespace, initiated_event_id=initiated_event_id, workflow_type=child.workflow_type,
         workflow_execution=message_pb2.WorkflowExecution(workflow_id=child.workflow_id, run_id=run_id),
     )
+    if child.request.HasField("header"):
+        attrs.header.CopyFrom(child.request.header)
     builder.add_input_event(ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED, attrs)
     return True
 
@@ -176,6 +180,8 @@ def initiate_signal(builder: StateBuilder, attrs: command_pb2.SignalExternalWork
         signal_name=attrs.signal_name, input=attrs.input, control=attrs.control,
         child_workflow_only=attrs.child_workflow_only,
     )
+    if attrs.HasField("header"):
+        event_attrs.header.CopyFrom(attrs.header)
     event = builder.add_event(ET.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, event_attrs)
     pending = builder.state.external_signals[event.event_id]
     pending.initiated_event_id = event.event_id
@@ -186,6 +192,8 @@ def initiate_signal(builder: StateBuilder, attrs: command_pb2.SignalExternalWork
     pending.input.CopyFrom(attrs.input)
     pending.control = attrs.control
     pending.request_id = f"signal-{info.run_id}-{event.event_id}"
+    if attrs.HasField("header"):
+        pending.header.CopyFrom(attrs.header)
 
 
 def record_signal_sent(builder: StateBuilder, initiated_event_id: int, delivered: bool) -> bool:

@@ -182,6 +182,8 @@ class StateBuilder:
             attrs.workflow_run_timeout.CopyFrom(request.workflow_run_timeout)
         if request.HasField("retry_policy"):
             attrs.retry_policy.CopyFrom(request.retry_policy)
+        if request.HasField("header"):
+            attrs.header.CopyFrom(request.header)
         builder.add_event(ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, attrs)
         builder.schedule_workflow_task()
         return builder
@@ -210,6 +212,8 @@ class StateBuilder:
             versioning_override=info.versioning_override,
             version_directive=versioning.start_request_directive(info, attrs.task_queue, attrs.versioning_intent),
         )
+        if attrs.HasField("header"):
+            request.header.CopyFrom(attrs.header)
         for name, inherited in (("workflow_run_timeout", "run_timeout"), ("workflow_task_timeout", "task_timeout")):
             if attrs.HasField(name) and getattr(attrs, name).ToTimedelta() > timedelta(0):
                 getattr(request, name).CopyFrom(getattr(attrs, name))
@@ -249,6 +253,8 @@ class StateBuilder:
         if request.HasField("workflow_run_timeout"):
             event_attrs.workflow_run_timeout.CopyFrom(request.workflow_run_timeout)
         event_attrs.workflow_task_timeout.CopyFrom(new_info.task_timeout)
+        if attrs.HasField("header"):
+            event_attrs.header.CopyFrom(attrs.header)
         self.close(
             request_response_pb2.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
             ET.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
@@ -363,6 +369,8 @@ class StateBuilder:
                 getattr(event_attrs, name).CopyFrom(getattr(attrs, name))
         if not event_attrs.HasField("start_to_close_timeout"):
             event_attrs.start_to_close_timeout.CopyFrom(event_attrs.schedule_to_close_timeout)
+        if attrs.HasField("header"):
+            event_attrs.header.CopyFrom(attrs.header)
         event = self.add_event(ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, event_attrs)
         info = self.state.activities[event.event_id]
         info.scheduled_event_id = event.event_id
@@ -378,6 +386,8 @@ class StateBuilder:
             if event_attrs.HasField(name):
                 getattr(info, name).CopyFrom(getattr(event_attrs, name))
         info.retry_policy.CopyFrom(event_attrs.retry_policy)
+        if event_attrs.HasField("header"):
+            info.header.CopyFrom(event_attrs.header)
         info.attempt = 1
         info.scheduled_time.FromDatetime(self.now)
         info.current_attempt_scheduled_time.FromDatetime(self.now)
@@ -494,14 +504,15 @@ class StateBuilder:
         )
 
     # -- messages from outside ----------------------------------------------------------------
-    def signal(self, signal_name: str, payloads: message_pb2.Payloads, identity: str) -> None:
+    def signal(self, signal_name: str, payloads: message_pb2.Payloads, identity: str,
+               header: message_pb2.Header | None = None) -> None:
         """A signal: delivered to the workflow in the order received (buffered while a workflow task runs)."""
-        self.add_input_event(
-            ET.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
-            history_pb2.WorkflowExecutionSignaledEventAttributes(
-                signal_name=signal_name, input=payloads, identity=identity
-            ),
+        attrs = history_pb2.WorkflowExecutionSignaledEventAttributes(
+            signal_name=signal_name, input=payloads, identity=identity
         )
+        if header is not None and header.fields:
+            attrs.header.CopyFrom(header)
+        self.add_input_event(ET.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attrs)
 
     def request_cancel(self, reason: str, identity: str) -> None:
         """Ask the workflow to cancel: its code sees asyncio.CancelledError at its next await."""

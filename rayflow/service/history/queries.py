@@ -22,6 +22,7 @@ class PendingQuery:
     key: Key
     query_type: str
     args: message_pb2.Payloads
+    header: message_pb2.Header | None = None  # the client's interceptors' headers
     future: asyncio.Future[tuple[message_pb2.Payloads | None, message_pb2.Failure | None]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -34,9 +35,10 @@ class PendingQueries:
     def __init__(self) -> None:
         self._pending: dict[str, PendingQuery] = {}
 
-    def add(self, key: Key, query_type: str, args: message_pb2.Payloads) -> tuple[str, PendingQuery]:
+    def add(self, key: Key, query_type: str, args: message_pb2.Payloads,
+            header: message_pb2.Header | None = None) -> tuple[str, PendingQuery]:
         query_id = uuid.uuid4().hex
-        query = self._pending[query_id] = PendingQuery(key, query_type, args)
+        query = self._pending[query_id] = PendingQuery(key, query_type, args, header)
         return query_id, query
 
     def get(self, query_id: str) -> PendingQuery | None:

@@ -39,6 +39,7 @@ class _Pending:
     name: str
     input: message_pb2.Payloads
     offered: bool = True  # still to be offered to the worker (not accepted yet)
+    header: message_pb2.Header | None = None  # the client's interceptors' headers
     accepted: asyncio.Future[RR.UpdateWorkflowExecutionResponse] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
     completed: asyncio.Future[RR.UpdateWorkflowExecutionResponse] = field(
@@ -83,7 +84,7 @@ class PendingUpdates:
         if pending is not None:
             return pending, False
         if info is not None:  # accepted before this shard incarnation: wait for its completion
-            pending = _Pending(request.name, request.input, offered=False)
+            pending = _Pending(request.name, request.input, offered=False, header=request.header)
             pending.accepted.set_result(_response(key, update_id, STAGE_ACCEPTED))
             self._by_key.setdefault(key, {})[update_id] = pending
             return pending, False
@@ -91,13 +92,13 @@ class PendingUpdates:
             return _response(key, update_id, STAGE_COMPLETED, failure=_failure(
                 f"update {request.name!r} (id {update_id}): workflow {key[1]!r} run {key[2]!r} is already closed",
                 "WorkflowExecutionAlreadyCompleted"))
-        pending = _Pending(request.name, request.input)
+        pending = _Pending(request.name, request.input, header=request.header)
         self._by_key.setdefault(key, {})[update_id] = pending
         return pending, True
 
     def offers(self, key: Key) -> list[RR.WorkflowUpdateRequest]:
         """The updates to offer with the run's next workflow task."""
-        return [RR.WorkflowUpdateRequest(update_id=update_id, name=p.name, input=p.input)
+        return [RR.WorkflowUpdateRequest(update_id=update_id, name=p.name, input=p.input, header=p.header)
                 for update_id, p in self._by_key.get(key, {}).items() if p.offered]
 
     def needs_task(self, key: Key, state: internal_pb2.MutableState, rejected: Iterable[str]) -> bool:
@@ -162,7 +163,7 @@ def apply_accept(builder: Any, attrs: command_pb2.AcceptWorkflowUpdateCommandAtt
         ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
         history_pb2.WorkflowExecutionUpdateAcceptedEventAttributes(
             update_id=attrs.update_id, name=attrs.name, input=attrs.input,
-            workflow_task_completed_event_id=completed_event_id,
+            workflow_task_completed_event_id=completed_event_id, header=attrs.header,
         ),
     )
     builder.state.updates[attrs.update_id].CopyFrom(

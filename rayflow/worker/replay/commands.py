@@ -8,7 +8,9 @@ timer id, marker name) is equal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from rayflow._runtime import ActivityRequest
 from rayflow.common import duration_to_proto
@@ -32,6 +34,7 @@ __all__ = [
     "matches",
     "request_cancel_activity",
     "schedule_activity",
+    "set_header",
     "start_timer",
 ]
 
@@ -229,14 +232,22 @@ def signal_external_workflow(
     )
 
 
-def accept_update(update_id: str, name: str, input: message_pb2.Payloads) -> Command:
-    """An AcceptWorkflowUpdate command (becomes WORKFLOW_EXECUTION_UPDATE_ACCEPTED)."""
-    return Command(
-        command_type=command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE,
-        accept_workflow_update_command_attributes=command_pb2.AcceptWorkflowUpdateCommandAttributes(
-            update_id=update_id, name=name, input=input
-        ),
-    )
+def accept_update(update_id: str, name: str, input: message_pb2.Payloads,
+                  header: message_pb2.Header | None = None) -> Command:
+    """An AcceptWorkflowUpdate command (becomes WORKFLOW_EXECUTION_UPDATE_ACCEPTED, which keeps the header for
+    replay)."""
+    attrs = command_pb2.AcceptWorkflowUpdateCommandAttributes(update_id=update_id, name=name, input=input)
+    if header is not None and header.fields:
+        attrs.header.CopyFrom(header)
+    return Command(command_type=command_pb2.COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE,
+                   accept_workflow_update_command_attributes=attrs)
+
+
+def set_header(attrs: Any, headers: Mapping[str, message_pb2.Payload] | None) -> None:
+    """Put interceptors' ``headers`` on a command's attributes (nothing when there are none)."""
+    if headers:
+        for key, value in headers.items():
+            attrs.header.fields[key].CopyFrom(value)
 
 
 def complete_update(

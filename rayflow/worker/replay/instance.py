@@ -76,6 +76,8 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         data_converter: converts arguments, results and failures (default ``DataConverter.default``).
         workflow_failure_exception_types: the worker's exception types that fail the workflow instead of
             the workflow task, besides the definition's ``failure_exception_types`` (default none).
+        interceptors: ``rayflow.worker.Interceptor`` objects whose workflow interceptor classes wrap this run
+            (default none).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         task_queue: str,
         data_converter: DataConverter = DataConverter.default,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        interceptors: Sequence[Any] = (),
     ) -> None:
         super().__init__(
             definition,
@@ -99,6 +102,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
             task_queue=task_queue,
             data_converter=data_converter,
             workflow_failure_exception_types=workflow_failure_exception_types,
+            interceptors=interceptors,
         )
         self._next_event_id = 1
         self._last_started_event_id = 0
@@ -139,7 +143,7 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         self._check_continues(events)
         live: list[PendingCommand] = []
         rejected: list[tuple[str, Any]] = []
-        offers = [u if isinstance(u, UpdateOffer) else UpdateOffer(u.update_id, u.name, u.input)
+        offers = [u if isinstance(u, UpdateOffer) else UpdateOffer(u.update_id, u.name, u.input, header=u.header)
                   for u in updates]
         last = len(events) - 1
         # Patch markers and accepted updates are rare: look for them after each replayed task only if any.
@@ -191,13 +195,13 @@ class WorkflowInstance(WorkflowRuntimeImpl):
         return ActivationResult(commands=[commands.fail_workflow(self._converter.to_failure(error))],
                                 workflow_failure=error)
 
-    def query(self, name: str, args: Sequence[Any] = ()) -> Any:
+    def query(self, name: str, args: Sequence[Any] = (), headers: Any = None) -> Any:
         """Answer query ``name`` from the current state: its ``@workflow.query`` handler's result.
 
         Nothing is issued or recorded. Raises ``WorkflowQueryFailedError`` for an unknown name or a
         handler that raised.
         """
-        return run_query(self, name, args)
+        return run_query(self, name, args, headers)
 
     def close(self) -> None:
         """Drop the workflow's coroutines quietly (on eviction); the instance cannot be used after."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["query_history", "run_query"]
 
 
-def run_query(instance: WorkflowRuntimeImpl, name: str, args: Sequence[Any]) -> Any:
+def run_query(instance: WorkflowRuntimeImpl, name: str, args: Sequence[Any], headers: Any = None) -> Any:
     """Call query ``name``'s handler with ``args`` on the instance's workflow object; its result.
 
     Raises:
@@ -43,7 +43,14 @@ def run_query(instance: WorkflowRuntimeImpl, name: str, args: Sequence[Any]) -> 
     handler = getattr(instance._object, method_name)
     try:
         with instance._running():
-            result = handler(*args)
+            if instance._inbound is None:
+                result = handler(*args)
+            else:  # through the interceptors (handle_query): a chain that must not suspend
+                from rayflow.worker._interceptor import HandleQueryInput
+                from rayflow.worker.replay.interceptors import call_sync
+
+                query = HandleQueryInput(id="", query=name, args=list(args), headers=dict(headers or {}))
+                result = call_sync(instance._inbound.handle_query(query), f"query {name!r}")
     except Exception as err:
         raise WorkflowQueryFailedError(
             f"query {name!r} of workflow {instance._info.workflow_id!r} failed: {type(err).__name__}: {err}"

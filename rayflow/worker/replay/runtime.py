@@ -28,7 +28,9 @@ from rayflow.common import ActivityCancellationType, timestamp_from_proto
 from rayflow.converter import DataConverter
 from rayflow.exceptions import ActivityError, CancelledError, FailureError, NondeterminismError, PayloadError
 from rayflow.proto.rayflow.v1 import command_pb2, history_pb2
+from rayflow.worker import _interceptor as icpt
 from rayflow.worker.replay import commands, jobs, patches
+from rayflow.worker.replay import interceptors as chain
 from rayflow.worker.replay.loop import DeterministicEventLoop, WorkflowTimer
 
 __all__ = ["PendingCommand", "WorkflowRuntimeImpl"]
@@ -61,6 +63,7 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         task_queue: str,
         data_converter: DataConverter,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        interceptors: Sequence[icpt.Interceptor] = (),
     ) -> None:
         super().__init__()
         self._definition = workflow.get_definition(definition)
@@ -99,6 +102,9 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         self._task_failure_cause = history_pb2.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED
         self._patches: dict[str, bool] = {}  # workflow.patched() answers, by patch id, for the whole run
         self._replayed_patches: set[str] = set()  # patch markers the task being replayed recorded
+        # Interceptors (rayflow.worker.Interceptor): None without any, and then the code is called directly.
+        self._outbound: icpt.WorkflowOutboundInterceptor | None = None  # set by the chain's init
+        self._inbound = chain.build(self, interceptors) if interceptors else None
 
     # -- task failures -------------------------------------------------------------------------------
 
@@ -163,6 +169,7 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             task_timeout=_duration(attrs, "workflow_task_timeout"),
             continued_run_id=attrs.continued_execution_run_id or None,
             memo={key: self._converter.payload_converter.from_payload(value) for key, value in attrs.memo.items()},
+            headers=dict(attrs.header.fields),
         )
         args = self._converter.from_payloads(attrs.input)
         # The object exists before the run starts, so signals delivered with the start find their handlers.
@@ -181,7 +188,12 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
 
     async def _run_workflow(self, args: list[Any]) -> None:
         try:
-            result = await getattr(self._object, self._definition.run_method_name)(*args)
+            run_fn = getattr(self._object, self._definition.run_method_name)
+            if self._inbound is None:
+                result = await run_fn(*args)
+            else:
+                result = await self._inbound.execute_workflow(icpt.ExecuteWorkflowInput(
+                    type=self._definition.cls, run_fn=run_fn, args=args, headers=self._info.headers))
         except BaseException as err:
             self._code_failed(err)
         else:
@@ -222,6 +234,10 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         attrs = event.workflow_execution_signaled_event_attributes
         name = attrs.signal_name
         args = self._converter.from_payloads(attrs.input)
+        if self._inbound is not None:
+            signal = icpt.HandleSignalInput(signal=name, args=args, headers=dict(attrs.header.fields))
+            self.create_task(self._run_signal_handler(self._inbound.handle_signal, (signal,)), name=f"signal {name}")
+            return
         handler = self._signal_handlers.get(name)
         call_args: tuple[Any, ...] = tuple(args)
         if handler is None:
@@ -278,11 +294,14 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         except PayloadError as err:
             self._record_task_failure(PayloadError(f"{what}: cannot encode its arguments or memo: {err}"))
             return
-        self._add_command(commands.continue_as_new(
+        command = commands.continue_as_new(
             payloads, workflow_type=request.workflow_type, task_queue=request.task_queue,
             run_timeout=request.run_timeout, task_timeout=request.task_timeout, memo=memo,
             versioning_intent=request.versioning_intent,
-        ))
+        )
+        commands.set_header(command.continue_as_new_workflow_execution_command_attributes,
+                            getattr(request, "headers", None))
+        self._add_command(command)
         self._completed = True
 
     def _fail_workflow(self, error: BaseException) -> None:
@@ -327,7 +346,26 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         parent_close_policy: int, execution_timeout: timedelta | None, retry_policy: Any,
         versioning_intent: int = 0,
     ) -> Any:
-        """A StartChildWorkflowExecution command; the handle resolves as the child's events arrive."""
+        """Start a child (through the interceptors, if any); an awaitable of its handle once started."""
+        if self._outbound is not None:
+            return self._outbound.start_child_workflow(icpt.StartChildWorkflowInput(
+                workflow=workflow_type, args=args, id=workflow_id, task_queue=task_queue,
+                parent_close_policy=parent_close_policy, execution_timeout=execution_timeout,
+                retry_policy=retry_policy, versioning_intent=versioning_intent,
+            ))
+        return self._start_child(
+            workflow_type=workflow_type, args=args, workflow_id=workflow_id, task_queue=task_queue,
+            parent_close_policy=parent_close_policy, execution_timeout=execution_timeout, retry_policy=retry_policy,
+            versioning_intent=versioning_intent,
+        )
+
+    def _start_child(
+        self, *, workflow_type: str, args: list[Any], workflow_id: str, task_queue: str | None,
+        parent_close_policy: int, execution_timeout: timedelta | None, retry_policy: Any,
+        versioning_intent: int = 0, headers: Any = None,
+    ) -> asyncio.Future[Any]:
+        """A StartChildWorkflowExecution command; the future of its handle resolves once the child started (the
+        handle itself as the child's events arrive)."""
         from rayflow._child_workflow import ChildWorkflowHandle
 
         try:
@@ -341,13 +379,14 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
             retry_policy=retry_policy.to_proto() if retry_policy is not None else None,
             versioning_intent=versioning_intent,
         )
+        commands.set_header(command.start_child_workflow_execution_command_attributes, headers)
         handle = ChildWorkflowHandle(loop=self, workflow_id=workflow_id, workflow_type=workflow_type)
 
         def recorded(event: HistoryEvent) -> None:
             self._children[event.event_id] = handle
 
         self._add_command(command, on_recorded=recorded)
-        return handle
+        return handle._started
 
     def _resolve_child(self, event: HistoryEvent) -> None:
         from rayflow.exceptions import WorkflowAlreadyStartedError
@@ -381,7 +420,15 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         else:
             handle.set_exception(jobs.child_error(event, data_converter=self._converter))
 
-    def workflow_signal_child(self, *, workflow_id: str, signal_name: str, args: list[Any]) -> asyncio.Future[None]:
+    def workflow_signal_child(self, *, workflow_id: str, signal_name: str, args: list[Any]) -> Any:
+        """Signal a child (through the interceptors, if any); an awaitable of its delivery."""
+        if self._outbound is not None:
+            return self._outbound.signal_child_workflow(icpt.SignalChildWorkflowInput(
+                signal=signal_name, args=args, child_workflow_id=workflow_id))
+        return self._signal_child(workflow_id=workflow_id, signal_name=signal_name, args=args)
+
+    def _signal_child(self, *, workflow_id: str, signal_name: str, args: list[Any],
+                      headers: Any = None) -> asyncio.Future[None]:
         """A SignalExternalWorkflowExecution command to a child; the future resolves once the child has the
         signal (EXTERNAL_WORKFLOW_EXECUTION_SIGNALED) and fails on SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED."""
         try:
@@ -393,6 +440,7 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         command = commands.signal_external_workflow(
             workflow_id=workflow_id, run_id="", signal_name=signal_name, input=payloads, seq=self._signal_seq,
         )
+        commands.set_header(command.signal_external_workflow_execution_command_attributes, headers)
         future: asyncio.Future[None] = self.create_future()
 
         def recorded(event: HistoryEvent) -> None:
@@ -515,6 +563,18 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         return self._replaying
 
     def workflow_start_activity(self, request: ActivityRequest) -> workflow.ActivityHandle:
+        if self._outbound is not None:
+            return self._outbound.start_activity(icpt.StartActivityInput(
+                activity=request.activity_type, args=request.args, activity_id=request.activity_id,
+                task_queue=request.task_queue, schedule_to_close_timeout=request.schedule_to_close_timeout,
+                schedule_to_start_timeout=request.schedule_to_start_timeout,
+                start_to_close_timeout=request.start_to_close_timeout, heartbeat_timeout=request.heartbeat_timeout,
+                retry_policy=request.retry_policy, cancellation_type=request.cancellation_type,
+                resource_label=request.resource_label, versioning_intent=request.versioning_intent,
+            ))
+        return self._start_activity(request)
+
+    def _start_activity(self, request: ActivityRequest, headers: Any = None) -> workflow.ActivityHandle:
         self._activity_seq += 1
         activity_id = request.activity_id or str(self._activity_seq)
         try:
@@ -527,6 +587,7 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
         except PayloadError as err:
             self._record_task_failure(err)
             raise
+        commands.set_header(command.schedule_activity_task_command_attributes, headers)
         handle = workflow.ActivityHandle(
             loop=self,
             activity_id=activity_id,
@@ -598,6 +659,16 @@ class WorkflowRuntimeImpl(DeterministicEventLoop, WorkflowRuntime):
 
     def workflow_history_length(self) -> int:
         return self._history_length
+
+    def workflow_continue_as_new(self, error: workflow.ContinueAsNewError) -> Any:
+        if self._outbound is None:
+            raise error
+        self._outbound.continue_as_new(icpt.ContinueAsNewInput(
+            workflow=error.workflow_type, args=error.input_args, task_queue=error.task_queue,
+            run_timeout=error.run_timeout, task_timeout=error.task_timeout, memo=error.memo,
+            versioning_intent=error.versioning_intent,
+        ))
+        raise error  # an interceptor that returned instead of raising: continue as new all the same
 
     def workflow_fail_task(self, error: BaseException) -> None:
         self._record_task_failure(error)

@@ -41,6 +41,7 @@ class UpdateOffer:
     name: str
     input: message_pb2.Payloads
     validate: bool = True
+    header: message_pb2.Header | None = None  # the client's interceptors' headers
 
 
 def recorded_updates(events_after_started: Iterable[history_pb2.HistoryEvent]) -> list[UpdateOffer]:
@@ -51,7 +52,7 @@ def recorded_updates(events_after_started: Iterable[history_pb2.HistoryEvent]) -
             break
         if event.event_type == history_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             attrs = event.workflow_execution_update_accepted_event_attributes
-            offers.append(UpdateOffer(attrs.update_id, attrs.name, attrs.input, validate=False))
+            offers.append(UpdateOffer(attrs.update_id, attrs.name, attrs.input, validate=False, header=attrs.header))
     return offers
 
 
@@ -79,6 +80,8 @@ def deliver(runtime: WorkflowRuntimeImpl, offer: UpdateOffer) -> message_pb2.Fai
             raise
         return runtime._converter.to_failure(err)
     handler = getattr(obj, method_name)
+    if runtime._inbound is not None:
+        return _deliver_intercepted(runtime, offer, args)
     if offer.validate:
         validator = getattr(getattr(handler, "__func__", handler), workflow._UPDATE_VALIDATOR_ATTR, None)
         if validator is not None:
@@ -88,8 +91,29 @@ def deliver(runtime: WorkflowRuntimeImpl, offer: UpdateOffer) -> message_pb2.Fai
                 raise
             except Exception as err:
                 return runtime._converter.to_failure(err)
-    runtime._add_command(commands.accept_update(offer.update_id, offer.name, offer.input))
+    runtime._add_command(commands.accept_update(offer.update_id, offer.name, offer.input, offer.header))
     runtime.create_task(_run_handler(runtime, offer.update_id, handler, args), name=f"update {offer.name}")
+    return None
+
+
+def _deliver_intercepted(runtime: WorkflowRuntimeImpl, offer: UpdateOffer, args: list[Any]
+                         ) -> message_pb2.Failure | None:
+    """``deliver`` through the run's interceptors: ``handle_update_validator`` then ``handle_update_handler``."""
+    from rayflow.worker._interceptor import HandleUpdateInput
+
+    inbound = runtime._inbound
+    update = HandleUpdateInput(id=offer.update_id, update=offer.name, args=args,
+                               headers=dict(offer.header.fields) if offer.header is not None else {})
+    if offer.validate:
+        try:
+            inbound.handle_update_validator(update)
+        except NondeterminismError:
+            raise
+        except Exception as err:
+            return runtime._converter.to_failure(err)
+    runtime._add_command(commands.accept_update(offer.update_id, offer.name, offer.input, offer.header))
+    runtime.create_task(_run_handler(runtime, offer.update_id, inbound.handle_update_handler, [update]),
+                        name=f"update {offer.name}")
     return None
 
 

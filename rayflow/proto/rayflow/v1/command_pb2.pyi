@@ -45,7 +45,7 @@ COMMAND_TYPE_ACCEPT_WORKFLOW_UPDATE: CommandType
 COMMAND_TYPE_COMPLETE_WORKFLOW_UPDATE: CommandType
 
 class ScheduleActivityTaskCommandAttributes(_message.Message):
-    __slots__ = ("activity_id", "activity_type", "task_queue", "input", "schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "resource_label", "versioning_intent")
+    __slots__ = ("activity_id", "activity_type", "task_queue", "input", "schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "resource_label", "versioning_intent", "header")
     ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_TYPE_FIELD_NUMBER: _ClassVar[int]
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class ScheduleActivityTaskCommandAttributes(_message.Message):
     RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_LABEL_FIELD_NUMBER: _ClassVar[int]
     VERSIONING_INTENT_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     activity_id: str
     activity_type: str
     task_queue: str
@@ -68,7 +69,8 @@ class ScheduleActivityTaskCommandAttributes(_message.Message):
     retry_policy: _message_pb2.RetryPolicy
     resource_label: str
     versioning_intent: int
-    def __init__(self, activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., resource_label: _Optional[str] = ..., versioning_intent: _Optional[int] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., resource_label: _Optional[str] = ..., versioning_intent: _Optional[int] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class RequestCancelActivityTaskCommandAttributes(_message.Message):
     __slots__ = ("scheduled_event_id",)
@@ -158,7 +160,7 @@ class Command(_message.Message):
     def __init__(self, command_type: _Optional[_Union[CommandType, str]] = ..., schedule_activity_task_command_attributes: _Optional[_Union[ScheduleActivityTaskCommandAttributes, _Mapping]] = ..., start_timer_command_attributes: _Optional[_Union[StartTimerCommandAttributes, _Mapping]] = ..., complete_workflow_execution_command_attributes: _Optional[_Union[CompleteWorkflowExecutionCommandAttributes, _Mapping]] = ..., fail_workflow_execution_command_attributes: _Optional[_Union[FailWorkflowExecutionCommandAttributes, _Mapping]] = ..., request_cancel_activity_task_command_attributes: _Optional[_Union[RequestCancelActivityTaskCommandAttributes, _Mapping]] = ..., cancel_timer_command_attributes: _Optional[_Union[CancelTimerCommandAttributes, _Mapping]] = ..., record_marker_command_attributes: _Optional[_Union[RecordMarkerCommandAttributes, _Mapping]] = ..., cancel_workflow_execution_command_attributes: _Optional[_Union[CancelWorkflowExecutionCommandAttributes, _Mapping]] = ..., continue_as_new_workflow_execution_command_attributes: _Optional[_Union[ContinueAsNewWorkflowExecutionCommandAttributes, _Mapping]] = ..., start_child_workflow_execution_command_attributes: _Optional[_Union[StartChildWorkflowExecutionCommandAttributes, _Mapping]] = ..., accept_workflow_update_command_attributes: _Optional[_Union[AcceptWorkflowUpdateCommandAttributes, _Mapping]] = ..., complete_workflow_update_command_attributes: _Optional[_Union[CompleteWorkflowUpdateCommandAttributes, _Mapping]] = ..., signal_external_workflow_execution_command_attributes: _Optional[_Union[SignalExternalWorkflowExecutionCommandAttributes, _Mapping]] = ...) -> None: ...
 
 class ContinueAsNewWorkflowExecutionCommandAttributes(_message.Message):
-    __slots__ = ("workflow_type", "task_queue", "input", "workflow_run_timeout", "workflow_task_timeout", "memo", "inherit_memo", "versioning_intent")
+    __slots__ = ("workflow_type", "task_queue", "input", "workflow_run_timeout", "workflow_task_timeout", "memo", "inherit_memo", "versioning_intent", "header")
     class MemoEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +176,7 @@ class ContinueAsNewWorkflowExecutionCommandAttributes(_message.Message):
     MEMO_FIELD_NUMBER: _ClassVar[int]
     INHERIT_MEMO_FIELD_NUMBER: _ClassVar[int]
     VERSIONING_INTENT_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     workflow_type: str
     task_queue: str
     input: _message_pb2.Payloads
@@ -182,10 +185,11 @@ class ContinueAsNewWorkflowExecutionCommandAttributes(_message.Message):
     memo: _containers.MessageMap[str, _message_pb2.Payload]
     inherit_memo: bool
     versioning_intent: int
-    def __init__(self, workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., memo: _Optional[_Mapping[str, _message_pb2.Payload]] = ..., inherit_memo: _Optional[bool] = ..., versioning_intent: _Optional[int] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., memo: _Optional[_Mapping[str, _message_pb2.Payload]] = ..., inherit_memo: _Optional[bool] = ..., versioning_intent: _Optional[int] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class StartChildWorkflowExecutionCommandAttributes(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "parent_close_policy", "retry_policy", "versioning_intent")
+    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "parent_close_policy", "retry_policy", "versioning_intent", "header")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +201,7 @@ class StartChildWorkflowExecutionCommandAttributes(_message.Message):
     PARENT_CLOSE_POLICY_FIELD_NUMBER: _ClassVar[int]
     RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
     VERSIONING_INTENT_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     workflow_type: str
@@ -208,17 +213,20 @@ class StartChildWorkflowExecutionCommandAttributes(_message.Message):
     parent_close_policy: int
     retry_policy: _message_pb2.RetryPolicy
     versioning_intent: int
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., parent_close_policy: _Optional[int] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., versioning_intent: _Optional[int] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., parent_close_policy: _Optional[int] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., versioning_intent: _Optional[int] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class AcceptWorkflowUpdateCommandAttributes(_message.Message):
-    __slots__ = ("update_id", "name", "input")
+    __slots__ = ("update_id", "name", "input", "header")
     UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     update_id: str
     name: str
     input: _message_pb2.Payloads
-    def __init__(self, update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class CompleteWorkflowUpdateCommandAttributes(_message.Message):
     __slots__ = ("update_id", "result", "failure")
@@ -231,7 +239,7 @@ class CompleteWorkflowUpdateCommandAttributes(_message.Message):
     def __init__(self, update_id: _Optional[str] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class SignalExternalWorkflowExecutionCommandAttributes(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "signal_name", "input", "control", "child_workflow_only")
+    __slots__ = ("namespace", "workflow_id", "run_id", "signal_name", "input", "control", "child_workflow_only", "header")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -239,6 +247,7 @@ class SignalExternalWorkflowExecutionCommandAttributes(_message.Message):
     INPUT_FIELD_NUMBER: _ClassVar[int]
     CONTROL_FIELD_NUMBER: _ClassVar[int]
     CHILD_WORKFLOW_ONLY_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
@@ -246,4 +255,5 @@ class SignalExternalWorkflowExecutionCommandAttributes(_message.Message):
     input: _message_pb2.Payloads
     control: str
     child_workflow_only: bool
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., control: _Optional[str] = ..., child_workflow_only: _Optional[bool] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., control: _Optional[str] = ..., child_workflow_only: _Optional[bool] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...

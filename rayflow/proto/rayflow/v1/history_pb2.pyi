@@ -125,7 +125,7 @@ WORKFLOW_TASK_FAILED_CAUSE_UNKNOWN_WORKFLOW_TYPE: WorkflowTaskFailedCause
 WORKFLOW_TASK_FAILED_CAUSE_PAYLOAD_ERROR: WorkflowTaskFailedCause
 
 class WorkflowExecutionStartedEventAttributes(_message.Message):
-    __slots__ = ("workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "original_execution_run_id", "first_execution_run_id", "continued_execution_run_id", "attempt", "identity", "workflow_execution_expiration_time", "retry_policy", "request_id", "memo")
+    __slots__ = ("workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "original_execution_run_id", "first_execution_run_id", "continued_execution_run_id", "attempt", "identity", "workflow_execution_expiration_time", "retry_policy", "request_id", "memo", "header")
     class MemoEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +148,7 @@ class WorkflowExecutionStartedEventAttributes(_message.Message):
     RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MEMO_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     workflow_type: str
     task_queue: str
     input: _message_pb2.Payloads
@@ -163,7 +164,8 @@ class WorkflowExecutionStartedEventAttributes(_message.Message):
     retry_policy: _message_pb2.RetryPolicy
     request_id: str
     memo: _containers.MessageMap[str, _message_pb2.Payload]
-    def __init__(self, workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., original_execution_run_id: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ..., continued_execution_run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., identity: _Optional[str] = ..., workflow_execution_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., request_id: _Optional[str] = ..., memo: _Optional[_Mapping[str, _message_pb2.Payload]] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., original_execution_run_id: _Optional[str] = ..., first_execution_run_id: _Optional[str] = ..., continued_execution_run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., identity: _Optional[str] = ..., workflow_execution_expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., request_id: _Optional[str] = ..., memo: _Optional[_Mapping[str, _message_pb2.Payload]] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class WorkflowExecutionCompletedEventAttributes(_message.Message):
     __slots__ = ("result", "workflow_task_completed_event_id")
@@ -264,7 +266,7 @@ class WorkflowTaskFailedEventAttributes(_message.Message):
     def __init__(self, scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., cause: _Optional[_Union[WorkflowTaskFailedCause, str]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
 
 class ActivityTaskScheduledEventAttributes(_message.Message):
-    __slots__ = ("activity_id", "activity_type", "task_queue", "input", "schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "workflow_task_completed_event_id", "retry_policy", "resource_label")
+    __slots__ = ("activity_id", "activity_type", "task_queue", "input", "schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "workflow_task_completed_event_id", "retry_policy", "resource_label", "header")
     ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_TYPE_FIELD_NUMBER: _ClassVar[int]
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
@@ -276,6 +278,7 @@ class ActivityTaskScheduledEventAttributes(_message.Message):
     WORKFLOW_TASK_COMPLETED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_LABEL_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     activity_id: str
     activity_type: str
     task_queue: str
@@ -287,7 +290,8 @@ class ActivityTaskScheduledEventAttributes(_message.Message):
     workflow_task_completed_event_id: int
     retry_policy: _message_pb2.RetryPolicy
     resource_label: str
-    def __init__(self, activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_completed_event_id: _Optional[int] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., resource_label: _Optional[str] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_completed_event_id: _Optional[int] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., resource_label: _Optional[str] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class ActivityTaskStartedEventAttributes(_message.Message):
     __slots__ = ("scheduled_event_id", "identity", "request_id", "attempt", "last_failure")
@@ -413,14 +417,16 @@ class MarkerRecordedEventAttributes(_message.Message):
     def __init__(self, marker_name: _Optional[str] = ..., details: _Optional[_Mapping[str, _message_pb2.Payloads]] = ..., workflow_task_completed_event_id: _Optional[int] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class WorkflowExecutionSignaledEventAttributes(_message.Message):
-    __slots__ = ("signal_name", "input", "identity")
+    __slots__ = ("signal_name", "input", "identity", "header")
     SIGNAL_NAME_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     signal_name: str
     input: _message_pb2.Payloads
     identity: str
-    def __init__(self, signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class WorkflowExecutionCancelRequestedEventAttributes(_message.Message):
     __slots__ = ("cause", "identity")
@@ -531,7 +537,7 @@ class History(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[HistoryEvent, _Mapping]]] = ...) -> None: ...
 
 class WorkflowExecutionContinuedAsNewEventAttributes(_message.Message):
-    __slots__ = ("new_execution_run_id", "workflow_type", "task_queue", "input", "workflow_run_timeout", "workflow_task_timeout", "workflow_task_completed_event_id")
+    __slots__ = ("new_execution_run_id", "workflow_type", "task_queue", "input", "workflow_run_timeout", "workflow_task_timeout", "workflow_task_completed_event_id", "header")
     NEW_EXECUTION_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
@@ -539,6 +545,7 @@ class WorkflowExecutionContinuedAsNewEventAttributes(_message.Message):
     WORKFLOW_RUN_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TASK_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TASK_COMPLETED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     new_execution_run_id: str
     workflow_type: str
     task_queue: str
@@ -546,10 +553,11 @@ class WorkflowExecutionContinuedAsNewEventAttributes(_message.Message):
     workflow_run_timeout: _duration_pb2.Duration
     workflow_task_timeout: _duration_pb2.Duration
     workflow_task_completed_event_id: int
-    def __init__(self, new_execution_run_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_completed_event_id: _Optional[int] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, new_execution_run_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_completed_event_id: _Optional[int] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class StartChildWorkflowExecutionInitiatedEventAttributes(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "parent_close_policy", "workflow_task_completed_event_id", "retry_policy")
+    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "parent_close_policy", "workflow_task_completed_event_id", "retry_policy", "header")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -561,6 +569,7 @@ class StartChildWorkflowExecutionInitiatedEventAttributes(_message.Message):
     PARENT_CLOSE_POLICY_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TASK_COMPLETED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     workflow_type: str
@@ -572,7 +581,8 @@ class StartChildWorkflowExecutionInitiatedEventAttributes(_message.Message):
     parent_close_policy: int
     workflow_task_completed_event_id: int
     retry_policy: _message_pb2.RetryPolicy
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., parent_close_policy: _Optional[int] = ..., workflow_task_completed_event_id: _Optional[int] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., parent_close_policy: _Optional[int] = ..., workflow_task_completed_event_id: _Optional[int] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class StartChildWorkflowExecutionFailedEventAttributes(_message.Message):
     __slots__ = ("namespace", "workflow_id", "workflow_type", "cause", "initiated_event_id")
@@ -589,16 +599,18 @@ class StartChildWorkflowExecutionFailedEventAttributes(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., cause: _Optional[int] = ..., initiated_event_id: _Optional[int] = ...) -> None: ...
 
 class ChildWorkflowExecutionStartedEventAttributes(_message.Message):
-    __slots__ = ("namespace", "initiated_event_id", "workflow_execution", "workflow_type")
+    __slots__ = ("namespace", "initiated_event_id", "workflow_execution", "workflow_type", "header")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_EXECUTION_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     initiated_event_id: int
     workflow_execution: _message_pb2.WorkflowExecution
     workflow_type: str
-    def __init__(self, namespace: _Optional[str] = ..., initiated_event_id: _Optional[int] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, namespace: _Optional[str] = ..., initiated_event_id: _Optional[int] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class ChildWorkflowExecutionCompletedEventAttributes(_message.Message):
     __slots__ = ("namespace", "workflow_execution", "workflow_type", "initiated_event_id", "started_event_id", "result")
@@ -681,16 +693,18 @@ class ChildWorkflowExecutionTerminatedEventAttributes(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., initiated_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ...) -> None: ...
 
 class WorkflowExecutionUpdateAcceptedEventAttributes(_message.Message):
-    __slots__ = ("update_id", "name", "input", "workflow_task_completed_event_id")
+    __slots__ = ("update_id", "name", "input", "workflow_task_completed_event_id", "header")
     UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TASK_COMPLETED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     update_id: str
     name: str
     input: _message_pb2.Payloads
     workflow_task_completed_event_id: int
-    def __init__(self, update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_task_completed_event_id: _Optional[int] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_task_completed_event_id: _Optional[int] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class WorkflowExecutionUpdateCompletedEventAttributes(_message.Message):
     __slots__ = ("update_id", "result", "failure", "accepted_event_id", "workflow_task_completed_event_id")
@@ -707,7 +721,7 @@ class WorkflowExecutionUpdateCompletedEventAttributes(_message.Message):
     def __init__(self, update_id: _Optional[str] = ..., result: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., accepted_event_id: _Optional[int] = ..., workflow_task_completed_event_id: _Optional[int] = ...) -> None: ...
 
 class SignalExternalWorkflowExecutionInitiatedEventAttributes(_message.Message):
-    __slots__ = ("workflow_task_completed_event_id", "namespace", "workflow_execution", "signal_name", "input", "control", "child_workflow_only")
+    __slots__ = ("workflow_task_completed_event_id", "namespace", "workflow_execution", "signal_name", "input", "control", "child_workflow_only", "header")
     WORKFLOW_TASK_COMPLETED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_EXECUTION_FIELD_NUMBER: _ClassVar[int]
@@ -715,6 +729,7 @@ class SignalExternalWorkflowExecutionInitiatedEventAttributes(_message.Message):
     INPUT_FIELD_NUMBER: _ClassVar[int]
     CONTROL_FIELD_NUMBER: _ClassVar[int]
     CHILD_WORKFLOW_ONLY_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     workflow_task_completed_event_id: int
     namespace: str
     workflow_execution: _message_pb2.WorkflowExecution
@@ -722,7 +737,8 @@ class SignalExternalWorkflowExecutionInitiatedEventAttributes(_message.Message):
     input: _message_pb2.Payloads
     control: str
     child_workflow_only: bool
-    def __init__(self, workflow_task_completed_event_id: _Optional[int] = ..., namespace: _Optional[str] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., control: _Optional[str] = ..., child_workflow_only: _Optional[bool] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, workflow_task_completed_event_id: _Optional[int] = ..., namespace: _Optional[str] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., control: _Optional[str] = ..., child_workflow_only: _Optional[bool] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class ExternalWorkflowExecutionSignaledEventAttributes(_message.Message):
     __slots__ = ("initiated_event_id", "namespace", "workflow_execution", "control")

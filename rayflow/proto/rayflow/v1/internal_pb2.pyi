@@ -163,7 +163,7 @@ class WorkflowTaskInfo(_message.Message):
     def __init__(self, scheduled_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., task_queue: _Optional[str] = ..., identity: _Optional[str] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., dispatch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ActivityInfo(_message.Message):
-    __slots__ = ("scheduled_event_id", "activity_id", "activity_type", "task_queue", "resource_label", "input", "schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "attempt", "scheduled_time", "current_attempt_scheduled_time", "started_time", "started_identity", "request_id", "heartbeat_details", "last_heartbeat_time", "last_failure", "cancel_requested", "cancel_requested_event_id", "version_directive")
+    __slots__ = ("scheduled_event_id", "activity_id", "activity_type", "task_queue", "resource_label", "input", "schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "attempt", "scheduled_time", "current_attempt_scheduled_time", "started_time", "started_identity", "request_id", "heartbeat_details", "last_heartbeat_time", "last_failure", "cancel_requested", "cancel_requested_event_id", "version_directive", "header")
     SCHEDULED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +187,7 @@ class ActivityInfo(_message.Message):
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_DIRECTIVE_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     scheduled_event_id: int
     activity_id: str
     activity_type: str
@@ -210,7 +211,8 @@ class ActivityInfo(_message.Message):
     cancel_requested: bool
     cancel_requested_event_id: int
     version_directive: str
-    def __init__(self, scheduled_event_id: _Optional[int] = ..., activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., resource_label: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_attempt_scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_identity: _Optional[str] = ..., request_id: _Optional[str] = ..., heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., cancel_requested: _Optional[bool] = ..., cancel_requested_event_id: _Optional[int] = ..., version_directive: _Optional[str] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, scheduled_event_id: _Optional[int] = ..., activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., resource_label: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_attempt_scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_identity: _Optional[str] = ..., request_id: _Optional[str] = ..., heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., cancel_requested: _Optional[bool] = ..., cancel_requested_event_id: _Optional[int] = ..., version_directive: _Optional[str] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class TimerInfo(_message.Message):
     __slots__ = ("timer_id", "started_event_id", "expiry_time")
@@ -316,7 +318,7 @@ class ChildInfo(_message.Message):
     def __init__(self, initiated_event_id: _Optional[int] = ..., namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., run_id: _Optional[str] = ..., started_event_id: _Optional[int] = ..., parent_close_policy: _Optional[int] = ..., request: _Optional[_Union[_request_response_pb2.StartWorkflowExecutionRequest, _Mapping]] = ..., close_policy_applied: _Optional[bool] = ...) -> None: ...
 
 class ExternalSignalInfo(_message.Message):
-    __slots__ = ("initiated_event_id", "namespace", "workflow_id", "run_id", "signal_name", "input", "control", "request_id")
+    __slots__ = ("initiated_event_id", "namespace", "workflow_id", "run_id", "signal_name", "input", "control", "request_id", "header")
     INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
@@ -325,6 +327,7 @@ class ExternalSignalInfo(_message.Message):
     INPUT_FIELD_NUMBER: _ClassVar[int]
     CONTROL_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     initiated_event_id: int
     namespace: str
     workflow_id: str
@@ -333,4 +336,5 @@ class ExternalSignalInfo(_message.Message):
     input: _message_pb2.Payloads
     control: str
     request_id: str
-    def __init__(self, initiated_event_id: _Optional[int] = ..., namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., control: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, initiated_event_id: _Optional[int] = ..., namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., control: _Optional[str] = ..., request_id: _Optional[str] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18rayflow/v1/message.proto\x12\nrayflow.v1\x1a\x1egoogle/protobuf/duration.proto\"}\n\x07Payload\x12\x33\n\x08metadata\x18\x01 \x03(\x0b\x32!.rayflow.v1.Payload.MetadataEntry\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"1\n\x08Payloads\x12%\n\x08payloads\x18\x01 \x03(\x0b\x32\x13.rayflow.v1.Payload\"\xd1\x01\n\x0bRetryPolicy\x12\x33\n\x10initial_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x13\x62\x61\x63koff_coefficient\x18\x02 \x01(\x01\x12\x33\n\x10maximum_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10maximum_attempts\x18\x04 \x01(\x05\x12!\n\x19non_retryable_error_types\x18\x05 \x03(\t\"\x99\x01\n\x16\x41pplicationFailureInfo\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x15\n\rnon_retryable\x18\x02 \x01(\x08\x12%\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x14.rayflow.v1.Payloads\x12\x33\n\x10next_retry_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"y\n\x12TimeoutFailureInfo\x12-\n\x0ctimeout_type\x18\x01 \x01(\x0e\x32\x17.rayflow.v1.TimeoutType\x12\x34\n\x16last_heartbeat_details\x18\x02 \x01(\x0b\x32\x14.rayflow.v1.Payloads\"<\n\x13\x43\x61nceledFailureInfo\x12%\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x14.rayflow.v1.Payloads\"\x17\n\x15TerminatedFailureInfo\"*\n\x11ServerFailureInfo\x12\x15\n\rnon_retryable\x18\x01 \x01(\x08\"\xb6\x01\n\x13\x41\x63tivityFailureInfo\x12\x1a\n\x12scheduled_event_id\x18\x01 \x01(\x03\x12\x18\n\x10started_event_id\x18\x02 \x01(\x03\x12\x10\n\x08identity\x18\x03 \x01(\t\x12\x15\n\ractivity_type\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x63tivity_id\x18\x05 \x01(\t\x12+\n\x0bretry_state\x18\x06 \x01(\x0e\x32\x16.rayflow.v1.RetryState\"\xd5\x01\n!ChildWorkflowExecutionFailureInfo\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x15\n\rworkflow_type\x18\x04 \x01(\t\x12\x1a\n\x12initiated_event_id\x18\x05 \x01(\x03\x12\x18\n\x10started_event_id\x18\x06 \x01(\x03\x12+\n\x0bretry_state\x18\x07 \x01(\x0e\x32\x16.rayflow.v1.RetryState\"\xe3\x04\n\x07\x46\x61ilure\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x13\n\x0bstack_trace\x18\x03 \x01(\t\x12\"\n\x05\x63\x61use\x18\x04 \x01(\x0b\x32\x13.rayflow.v1.Failure\x12\x46\n\x18\x61pplication_failure_info\x18\x05 \x01(\x0b\x32\".rayflow.v1.ApplicationFailureInfoH\x00\x12>\n\x14timeout_failure_info\x18\x06 \x01(\x0b\x32\x1e.rayflow.v1.TimeoutFailureInfoH\x00\x12@\n\x15\x63\x61nceled_failure_info\x18\x07 \x01(\x0b\x32\x1f.rayflow.v1.CanceledFailureInfoH\x00\x12\x44\n\x17terminated_failure_info\x18\x08 \x01(\x0b\x32!.rayflow.v1.TerminatedFailureInfoH\x00\x12<\n\x13server_failure_info\x18\t \x01(\x0b\x32\x1d.rayflow.v1.ServerFailureInfoH\x00\x12@\n\x15\x61\x63tivity_failure_info\x18\n \x01(\x0b\x32\x1f.rayflow.v1.ActivityFailureInfoH\x00\x12^\n%child_workflow_execution_failure_info\x18\x0b \x01(\x0b\x32-.rayflow.v1.ChildWorkflowExecutionFailureInfoH\x00\x42\x0e\n\x0c\x66\x61ilure_info\"8\n\x11WorkflowExecution\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t*\xb0\x01\n\x0bTimeoutType\x12\x1c\n\x18TIMEOUT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTIMEOUT_TYPE_START_TO_CLOSE\x10\x01\x12\"\n\x1eTIMEOUT_TYPE_SCHEDULE_TO_START\x10\x02\x12\"\n\x1eTIMEOUT_TYPE_SCHEDULE_TO_CLOSE\x10\x03\x12\x1a\n\x16TIMEOUT_TYPE_HEARTBEAT\x10\x04*\x9f\x02\n\nRetryState\x12\x1b\n\x17RETRY_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17RETRY_STATE_IN_PROGRESS\x10\x01\x12%\n!RETRY_STATE_NON_RETRYABLE_FAILURE\x10\x02\x12\x17\n\x13RETRY_STATE_TIMEOUT\x10\x03\x12(\n$RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED\x10\x04\x12$\n RETRY_STATE_RETRY_POLICY_NOT_SET\x10\x05\x12%\n!RETRY_STATE_INTERNAL_SERVER_ERROR\x10\x06\x12 \n\x1cRETRY_STATE_CANCEL_REQUESTED\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18rayflow/v1/message.proto\x12\nrayflow.v1\x1a\x1egoogle/protobuf/duration.proto\"}\n\x07Payload\x12\x33\n\x08metadata\x18\x01 \x03(\x0b\x32!.rayflow.v1.Payload.MetadataEntry\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"1\n\x08Payloads\x12%\n\x08payloads\x18\x01 \x03(\x0b\x32\x13.rayflow.v1.Payload\"|\n\x06Header\x12.\n\x06\x66ields\x18\x01 \x03(\x0b\x32\x1e.rayflow.v1.Header.FieldsEntry\x1a\x42\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.rayflow.v1.Payload:\x02\x38\x01\"\xd1\x01\n\x0bRetryPolicy\x12\x33\n\x10initial_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x13\x62\x61\x63koff_coefficient\x18\x02 \x01(\x01\x12\x33\n\x10maximum_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10maximum_attempts\x18\x04 \x01(\x05\x12!\n\x19non_retryable_error_types\x18\x05 \x03(\t\"\x99\x01\n\x16\x41pplicationFailureInfo\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x15\n\rnon_retryable\x18\x02 \x01(\x08\x12%\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x14.rayflow.v1.Payloads\x12\x33\n\x10next_retry_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"y\n\x12TimeoutFailureInfo\x12-\n\x0ctimeout_type\x18\x01 \x01(\x0e\x32\x17.rayflow.v1.TimeoutType\x12\x34\n\x16last_heartbeat_details\x18\x02 \x01(\x0b\x32\x14.rayflow.v1.Payloads\"<\n\x13\x43\x61nceledFailureInfo\x12%\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x14.rayflow.v1.Payloads\"\x17\n\x15TerminatedFailureInfo\"*\n\x11ServerFailureInfo\x12\x15\n\rnon_retryable\x18\x01 \x01(\x08\"\xb6\x01\n\x13\x41\x63tivityFailureInfo\x12\x1a\n\x12scheduled_event_id\x18\x01 \x01(\x03\x12\x18\n\x10started_event_id\x18\x02 \x01(\x03\x12\x10\n\x08identity\x18\x03 \x01(\t\x12\x15\n\ractivity_type\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x63tivity_id\x18\x05 \x01(\t\x12+\n\x0bretry_state\x18\x06 \x01(\x0e\x32\x16.rayflow.v1.RetryState\"\xd5\x01\n!ChildWorkflowExecutionFailureInfo\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x15\n\rworkflow_type\x18\x04 \x01(\t\x12\x1a\n\x12initiated_event_id\x18\x05 \x01(\x03\x12\x18\n\x10started_event_id\x18\x06 \x01(\x03\x12+\n\x0bretry_state\x18\x07 \x01(\x0e\x32\x16.rayflow.v1.RetryState\"\xe3\x04\n\x07\x46\x61ilure\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x13\n\x0bstack_trace\x18\x03 \x01(\t\x12\"\n\x05\x63\x61use\x18\x04 \x01(\x0b\x32\x13.rayflow.v1.Failure\x12\x46\n\x18\x61pplication_failure_info\x18\x05 \x01(\x0b\x32\".rayflow.v1.ApplicationFailureInfoH\x00\x12>\n\x14timeout_failure_info\x18\x06 \x01(\x0b\x32\x1e.rayflow.v1.TimeoutFailureInfoH\x00\x12@\n\x15\x63\x61nceled_failure_info\x18\x07 \x01(\x0b\x32\x1f.rayflow.v1.CanceledFailureInfoH\x00\x12\x44\n\x17terminated_failure_info\x18\x08 \x01(\x0b\x32!.rayflow.v1.TerminatedFailureInfoH\x00\x12<\n\x13server_failure_info\x18\t \x01(\x0b\x32\x1d.rayflow.v1.ServerFailureInfoH\x00\x12@\n\x15\x61\x63tivity_failure_info\x18\n \x01(\x0b\x32\x1f.rayflow.v1.ActivityFailureInfoH\x00\x12^\n%child_workflow_execution_failure_info\x18\x0b \x01(\x0b\x32-.rayflow.v1.ChildWorkflowExecutionFailureInfoH\x00\x42\x0e\n\x0c\x66\x61ilure_info\"8\n\x11WorkflowExecution\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t*\xb0\x01\n\x0bTimeoutType\x12\x1c\n\x18TIMEOUT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTIMEOUT_TYPE_START_TO_CLOSE\x10\x01\x12\"\n\x1eTIMEOUT_TYPE_SCHEDULE_TO_START\x10\x02\x12\"\n\x1eTIMEOUT_TYPE_SCHEDULE_TO_CLOSE\x10\x03\x12\x1a\n\x16TIMEOUT_TYPE_HEARTBEAT\x10\x04*\x9f\x02\n\nRetryState\x12\x1b\n\x17RETRY_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17RETRY_STATE_IN_PROGRESS\x10\x01\x12%\n!RETRY_STATE_NON_RETRYABLE_FAILURE\x10\x02\x12\x17\n\x13RETRY_STATE_TIMEOUT\x10\x03\x12(\n$RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED\x10\x04\x12$\n RETRY_STATE_RETRY_POLICY_NOT_SET\x10\x05\x12%\n!RETRY_STATE_INTERNAL_SERVER_ERROR\x10\x06\x12 \n\x1cRETRY_STATE_CANCEL_REQUESTED\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,34 +34,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PAYLOAD_METADATAENTRY']._loaded_options = None
   _globals['_PAYLOAD_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_TIMEOUTTYPE']._serialized_start=1946
-  _globals['_TIMEOUTTYPE']._serialized_end=2122
-  _globals['_RETRYSTATE']._serialized_start=2125
-  _globals['_RETRYSTATE']._serialized_end=2412
+  _globals['_HEADER_FIELDSENTRY']._loaded_options = None
+  _globals['_HEADER_FIELDSENTRY']._serialized_options = b'8\001'
+  _globals['_TIMEOUTTYPE']._serialized_start=2072
+  _globals['_TIMEOUTTYPE']._serialized_end=2248
+  _globals['_RETRYSTATE']._serialized_start=2251
+  _globals['_RETRYSTATE']._serialized_end=2538
   _globals['_PAYLOAD']._serialized_start=72
   _globals['_PAYLOAD']._serialized_end=197
   _globals['_PAYLOAD_METADATAENTRY']._serialized_start=150
   _globals['_PAYLOAD_METADATAENTRY']._serialized_end=197
   _globals['_PAYLOADS']._serialized_start=199
   _globals['_PAYLOADS']._serialized_end=248
-  _globals['_RETRYPOLICY']._serialized_start=251
-  _globals['_RETRYPOLICY']._serialized_end=460
-  _globals['_APPLICATIONFAILUREINFO']._serialized_start=463
-  _globals['_APPLICATIONFAILUREINFO']._serialized_end=616
-  _globals['_TIMEOUTFAILUREINFO']._serialized_start=618
-  _globals['_TIMEOUTFAILUREINFO']._serialized_end=739
-  _globals['_CANCELEDFAILUREINFO']._serialized_start=741
-  _globals['_CANCELEDFAILUREINFO']._serialized_end=801
-  _globals['_TERMINATEDFAILUREINFO']._serialized_start=803
-  _globals['_TERMINATEDFAILUREINFO']._serialized_end=826
-  _globals['_SERVERFAILUREINFO']._serialized_start=828
-  _globals['_SERVERFAILUREINFO']._serialized_end=870
-  _globals['_ACTIVITYFAILUREINFO']._serialized_start=873
-  _globals['_ACTIVITYFAILUREINFO']._serialized_end=1055
-  _globals['_CHILDWORKFLOWEXECUTIONFAILUREINFO']._serialized_start=1058
-  _globals['_CHILDWORKFLOWEXECUTIONFAILUREINFO']._serialized_end=1271
-  _globals['_FAILURE']._serialized_start=1274
-  _globals['_FAILURE']._serialized_end=1885
-  _globals['_WORKFLOWEXECUTION']._serialized_start=1887
-  _globals['_WORKFLOWEXECUTION']._serialized_end=1943
+  _globals['_HEADER']._serialized_start=250
+  _globals['_HEADER']._serialized_end=374
+  _globals['_HEADER_FIELDSENTRY']._serialized_start=308
+  _globals['_HEADER_FIELDSENTRY']._serialized_end=374
+  _globals['_RETRYPOLICY']._serialized_start=377
+  _globals['_RETRYPOLICY']._serialized_end=586
+  _globals['_APPLICATIONFAILUREINFO']._serialized_start=589
+  _globals['_APPLICATIONFAILUREINFO']._serialized_end=742
+  _globals['_TIMEOUTFAILUREINFO']._serialized_start=744
+  _globals['_TIMEOUTFAILUREINFO']._serialized_end=865
+  _globals['_CANCELEDFAILUREINFO']._serialized_start=867
+  _globals['_CANCELEDFAILUREINFO']._serialized_end=927
+  _globals['_TERMINATEDFAILUREINFO']._serialized_start=929
+  _globals['_TERMINATEDFAILUREINFO']._serialized_end=952
+  _globals['_SERVERFAILUREINFO']._serialized_start=954
+  _globals['_SERVERFAILUREINFO']._serialized_end=996
+  _globals['_ACTIVITYFAILUREINFO']._serialized_start=999
+  _globals['_ACTIVITYFAILUREINFO']._serialized_end=1181
+  _globals['_CHILDWORKFLOWEXECUTIONFAILUREINFO']._serialized_start=1184
+  _globals['_CHILDWORKFLOWEXECUTIONFAILUREINFO']._serialized_end=1397
+  _globals['_FAILURE']._serialized_start=1400
+  _globals['_FAILURE']._serialized_end=2011
+  _globals['_WORKFLOWEXECUTION']._serialized_start=2013
+  _globals['_WORKFLOWEXECUTION']._serialized_end=2069
 # @@protoc_insertion_point(module_scope)

@@ -63,6 +63,19 @@ class Payloads(_message.Message):
     payloads: _containers.RepeatedCompositeFieldContainer[Payload]
     def __init__(self, payloads: _Optional[_Iterable[_Union[Payload, _Mapping]]] = ...) -> None: ...
 
+class Header(_message.Message):
+    __slots__ = ("fields",)
+    class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Payload
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    fields: _containers.MessageMap[str, Payload]
+    def __init__(self, fields: _Optional[_Mapping[str, Payload]] = ...) -> None: ...
+
 class RetryPolicy(_message.Message):
     __slots__ = ("initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts", "non_retryable_error_types")
     INITIAL_INTERVAL_FIELD_NUMBER: _ClassVar[int]

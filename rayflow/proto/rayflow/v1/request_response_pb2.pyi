@@ -78,7 +78,7 @@ WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING: WorkflowIdConflictPolicy
 WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING: WorkflowIdConflictPolicy
 
 class StartWorkflowExecutionRequest(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "identity", "request_id", "retry_policy", "workflow_id_reuse_policy", "workflow_id_conflict_policy", "start_signal_name", "start_signal_input", "parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id", "versioning_override", "version_directive")
+    __slots__ = ("namespace", "workflow_id", "workflow_type", "task_queue", "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "identity", "request_id", "retry_policy", "workflow_id_reuse_policy", "workflow_id_conflict_policy", "start_signal_name", "start_signal_input", "parent_namespace", "parent_workflow_id", "parent_run_id", "parent_initiated_event_id", "versioning_override", "version_directive", "header")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +100,7 @@ class StartWorkflowExecutionRequest(_message.Message):
     PARENT_INITIATED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     VERSIONING_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     VERSION_DIRECTIVE_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     workflow_type: str
@@ -121,10 +122,11 @@ class StartWorkflowExecutionRequest(_message.Message):
     parent_initiated_event_id: int
     versioning_override: str
     version_directive: str
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., workflow_id_reuse_policy: _Optional[_Union[WorkflowIdReusePolicy, str]] = ..., workflow_id_conflict_policy: _Optional[_Union[WorkflowIdConflictPolicy, str]] = ..., start_signal_name: _Optional[str] = ..., start_signal_input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., parent_initiated_event_id: _Optional[int] = ..., versioning_override: _Optional[str] = ..., version_directive: _Optional[str] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., workflow_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., workflow_execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_run_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., workflow_task_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., workflow_id_reuse_policy: _Optional[_Union[WorkflowIdReusePolicy, str]] = ..., workflow_id_conflict_policy: _Optional[_Union[WorkflowIdConflictPolicy, str]] = ..., start_signal_name: _Optional[str] = ..., start_signal_input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., parent_namespace: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., parent_initiated_event_id: _Optional[int] = ..., versioning_override: _Optional[str] = ..., version_directive: _Optional[str] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class SignalWorkflowExecutionRequest(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "signal_name", "input", "identity", "request_id")
+    __slots__ = ("namespace", "workflow_id", "run_id", "signal_name", "input", "identity", "request_id", "header")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +134,7 @@ class SignalWorkflowExecutionRequest(_message.Message):
     INPUT_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
@@ -139,7 +142,8 @@ class SignalWorkflowExecutionRequest(_message.Message):
     input: _message_pb2.Payloads
     identity: str
     request_id: str
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., signal_name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ..., request_id: _Optional[str] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class RequestCancelWorkflowExecutionRequest(_message.Message):
     __slots__ = ("namespace", "workflow_id", "run_id", "identity", "reason", "request_id", "first_execution_run_id")
@@ -344,14 +348,16 @@ class PollWorkflowTaskQueueResponse(_message.Message):
     def __init__(self, task_token: _Optional[bytes] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., workflow_type: _Optional[str] = ..., previous_started_event_id: _Optional[int] = ..., started_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., history: _Optional[_Union[_history_pb2.History, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_queue: _Optional[str] = ..., namespace: _Optional[str] = ..., query: _Optional[_Union[WorkflowQuery, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[WorkflowUpdateRequest, _Mapping]]] = ...) -> None: ...
 
 class WorkflowUpdateRequest(_message.Message):
-    __slots__ = ("update_id", "name", "input")
+    __slots__ = ("update_id", "name", "input", "header")
     UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     update_id: str
     name: str
     input: _message_pb2.Payloads
-    def __init__(self, update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class WorkflowUpdateRejection(_message.Message):
     __slots__ = ("update_id", "failure")
@@ -362,7 +368,7 @@ class WorkflowUpdateRejection(_message.Message):
     def __init__(self, update_id: _Optional[str] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class UpdateWorkflowExecutionRequest(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "update_id", "name", "input", "wait_for_stage", "identity")
+    __slots__ = ("namespace", "workflow_id", "run_id", "update_id", "name", "input", "wait_for_stage", "identity", "header")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -371,6 +377,7 @@ class UpdateWorkflowExecutionRequest(_message.Message):
     INPUT_FIELD_NUMBER: _ClassVar[int]
     WAIT_FOR_STAGE_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
@@ -379,7 +386,8 @@ class UpdateWorkflowExecutionRequest(_message.Message):
     input: _message_pb2.Payloads
     wait_for_stage: int
     identity: str
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., wait_for_stage: _Optional[int] = ..., identity: _Optional[str] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., update_id: _Optional[str] = ..., name: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., wait_for_stage: _Optional[int] = ..., identity: _Optional[str] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class UpdateWorkflowExecutionResponse(_message.Message):
     __slots__ = ("update_id", "run_id", "stage", "result", "failure")
@@ -442,7 +450,7 @@ class RespondWorkflowTaskFailedRequest(_message.Message):
     def __init__(self, task_token: _Optional[bytes] = ..., cause: _Optional[_Union[_history_pb2.WorkflowTaskFailedCause, str]] = ..., failure: _Optional[_Union[_message_pb2.Failure, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
 
 class PollActivityTaskQueueResponse(_message.Message):
-    __slots__ = ("task_token", "workflow_namespace", "workflow_type", "workflow_execution", "activity_type", "activity_id", "input", "heartbeat_details", "scheduled_time", "current_attempt_scheduled_time", "started_time", "attempt", "schedule_to_close_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "task_queue")
+    __slots__ = ("task_token", "workflow_namespace", "workflow_type", "workflow_execution", "activity_type", "activity_id", "input", "heartbeat_details", "scheduled_time", "current_attempt_scheduled_time", "started_time", "attempt", "schedule_to_close_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy", "task_queue", "header")
     TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -460,6 +468,7 @@ class PollActivityTaskQueueResponse(_message.Message):
     HEARTBEAT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     task_token: bytes
     workflow_namespace: str
     workflow_type: str
@@ -477,7 +486,8 @@ class PollActivityTaskQueueResponse(_message.Message):
     heartbeat_timeout: _duration_pb2.Duration
     retry_policy: _message_pb2.RetryPolicy
     task_queue: str
-    def __init__(self, task_token: _Optional[bytes] = ..., workflow_namespace: _Optional[str] = ..., workflow_type: _Optional[str] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., activity_type: _Optional[str] = ..., activity_id: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_attempt_scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempt: _Optional[int] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., task_queue: _Optional[str] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, task_token: _Optional[bytes] = ..., workflow_namespace: _Optional[str] = ..., workflow_type: _Optional[str] = ..., workflow_execution: _Optional[_Union[_message_pb2.WorkflowExecution, _Mapping]] = ..., activity_type: _Optional[str] = ..., activity_id: _Optional[str] = ..., input: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., heartbeat_details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_attempt_scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempt: _Optional[int] = ..., schedule_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_to_close_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_message_pb2.RetryPolicy, _Mapping]] = ..., task_queue: _Optional[str] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class RespondActivityTaskCompletedRequest(_message.Message):
     __slots__ = ("task_token", "result", "identity", "worker_sticky_task_queue")
@@ -536,30 +546,34 @@ class RespondActivityTaskCanceledRequest(_message.Message):
     def __init__(self, task_token: _Optional[bytes] = ..., details: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., identity: _Optional[str] = ...) -> None: ...
 
 class WorkflowQuery(_message.Message):
-    __slots__ = ("query_id", "query_type", "query_args")
+    __slots__ = ("query_id", "query_type", "query_args", "header")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     QUERY_TYPE_FIELD_NUMBER: _ClassVar[int]
     QUERY_ARGS_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     query_type: str
     query_args: _message_pb2.Payloads
-    def __init__(self, query_id: _Optional[str] = ..., query_type: _Optional[str] = ..., query_args: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, query_id: _Optional[str] = ..., query_type: _Optional[str] = ..., query_args: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class QueryWorkflowRequest(_message.Message):
-    __slots__ = ("namespace", "workflow_id", "run_id", "query_type", "query_args", "timeout_s")
+    __slots__ = ("namespace", "workflow_id", "run_id", "query_type", "query_args", "timeout_s", "header")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     QUERY_TYPE_FIELD_NUMBER: _ClassVar[int]
     QUERY_ARGS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workflow_id: str
     run_id: str
     query_type: str
     query_args: _message_pb2.Payloads
     timeout_s: float
-    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., query_type: _Optional[str] = ..., query_args: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+    header: _message_pb2.Header
+    def __init__(self, namespace: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., query_type: _Optional[str] = ..., query_args: _Optional[_Union[_message_pb2.Payloads, _Mapping]] = ..., timeout_s: _Optional[float] = ..., header: _Optional[_Union[_message_pb2.Header, _Mapping]] = ...) -> None: ...
 
 class QueryWorkflowResponse(_message.Message):
     __slots__ = ("query_result",)

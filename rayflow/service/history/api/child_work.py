@@ -119,7 +119,7 @@ class ChildWork:
             await self._history.signal_workflow(RR.SignalWorkflowExecutionRequest(
                 namespace=pending.namespace, workflow_id=pending.workflow_id, run_id=pending.run_id,
                 signal_name=pending.signal_name, input=pending.input, identity=f"workflow {key[1]}",
-                request_id=pending.request_id,
+                request_id=pending.request_id, header=pending.header,
             ))
         except WorkflowNotFoundError:
             await self._ctx.transact(key, lambda builder: children.record_signal_sent(builder, initiated, False))

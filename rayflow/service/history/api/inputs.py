@@ -28,7 +28,8 @@ async def signal_workflow(ctx: ShardContext, request: RR.SignalWorkflowExecution
         raise ValueError("signal_workflow: signal_name is required")
     ctx.check_payload(request.input, f"the input of signal {request.signal_name!r}")
     return await add_input(ctx, request, "signalled",
-                           lambda builder: builder.signal(request.signal_name, request.input, request.identity))
+                           lambda builder: builder.signal(request.signal_name, request.input, request.identity,
+                                                                          request.header))
 
 
 async def request_cancel_workflow(ctx: ShardContext, request: RR.RequestCancelWorkflowExecutionRequest) -> str:

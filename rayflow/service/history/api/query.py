@@ -30,7 +30,7 @@ async def query_workflow(ctx: ShardContext, request: RR.QueryWorkflowRequest) ->
         await asyncio.sleep(0.05)
         state = (await ctx.cache.load(key)).state
     info = state.execution_info
-    query_id, pending = ctx.queries.add(key, request.query_type, request.query_args)
+    query_id, pending = ctx.queries.add(key, request.query_type, request.query_args, request.header)
     task = internal_pb2.MatchingTask(namespace=key[0], workflow_id=key[1], run_id=key[2],
                                      task_queue_type=RR.TASK_QUEUE_TYPE_WORKFLOW, task_queue=info.task_queue,
                                      query_id=query_id)
@@ -95,6 +95,8 @@ async def query_task_started(ctx: ShardContext, key: Key, task: internal_pb2.Mat
     response.query.query_id = task.query_id
     response.query.query_type = pending.query_type
     response.query.query_args.CopyFrom(pending.args)
+    if pending.header is not None and pending.header.fields:
+        response.query.header.CopyFrom(pending.header)
     return response.SerializeToString() + _wire.length_delimited(7, _wire.history_bytes(events))
 
 

@@ -28,13 +28,14 @@ async def start_workflow(ctx: ShardContext, request: RR.StartWorkflowExecutionRe
                 # request, which is remembered by its request id): signal it.
                 signaled = StateBuilder(state, now())
                 children.remember_signal_request(signaled.state, request.request_id)
-                signaled.signal(request.start_signal_name, request.start_signal_input, request.identity)
+                signaled.signal(request.start_signal_name, request.start_signal_input, request.identity,
+                                request.header)
                 await ctx.commit((ns, wf_id, current_run), signaled)
             return RR.StartWorkflowExecutionResponse(run_id=decision.existing_run_id, started=False)
         at = now()
         builder = StateBuilder.start_execution(request, at)
         if request.start_signal_name:  # signal-with-start: the signal follows the start event
-            builder.signal(request.start_signal_name, request.start_signal_input, request.identity)
+            builder.signal(request.start_signal_name, request.start_signal_input, request.identity, request.header)
         key = (ns, wf_id, builder.info.run_id)
         changes = [(key, builder, True)]
         if decision.terminate_reason and current is not None:

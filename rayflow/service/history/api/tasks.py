@@ -127,7 +127,7 @@ def activity_task(key: Key, state: internal_pb2.MutableState, act: internal_pb2.
     response.workflow_execution.workflow_id = key[1]
     response.workflow_execution.run_id = key[2]
     for name in ("heartbeat_details", "scheduled_time", "current_attempt_scheduled_time", "started_time",
-                 "schedule_to_close_timeout", "start_to_close_timeout", "heartbeat_timeout"):
+                 "schedule_to_close_timeout", "start_to_close_timeout", "heartbeat_timeout", "header"):
         if act.HasField(name):
             getattr(response, name).CopyFrom(getattr(act, name))
     return response
