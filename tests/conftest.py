@@ -9,6 +9,8 @@ import pytest
 import ray
 
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# Ray's processes report their metrics every second, not every 10 s: tests/telemetry waits for values to move.
+os.environ.setdefault("RAY_metrics_report_interval_ms", "1000")
 
 
 #: Labels of the fake GPU node every test session has (CI has no GPU: Ray's resources fake one).

@@ -14,8 +14,12 @@ must be idempotent, as the single calls already are.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rayflow.telemetry.metrics import ServiceMetrics
 
 __all__ = ["CallBatcher", "Failed", "run_batch"]
 
@@ -38,14 +42,22 @@ class Failed:
         return Failed, (self.error,)
 
 
-async def run_batch(handlers: dict[str, Callable[..., Awaitable[Any]]], calls: list[tuple[str, tuple]]) -> list[Any]:
-    """The actor side: run each ``(method, args)`` with its handler, concurrently; one result per call."""
+async def run_batch(handlers: dict[str, Callable[..., Awaitable[Any]]], calls: list[tuple[str, tuple]],
+                    metrics: ServiceMetrics | None = None) -> list[Any]:
+    """The actor side: run each ``(method, args)`` with its handler, concurrently; one result per call
+    (each recorded as a request of operation ``method`` in ``metrics``, when given)."""
 
     async def one(method: str, args: tuple) -> Any:
+        started = time.perf_counter()
         try:
-            return await handlers[method](*args)
+            result = await handlers[method](*args)
         except Exception as error:  # noqa: BLE001 - it goes back to that item's caller
+            if metrics is not None:
+                metrics.record(method, started, error=True)
             return Failed(error)
+        if metrics is not None:
+            metrics.record(method, started)
+        return result
 
     return list(await asyncio.gather(*(one(method, args) for method, args in calls)))
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from rayflow.persistence import ExecutionWrite, Store, StoreUnavailableError
+from rayflow.telemetry.metrics import PersistenceLatency
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class ResilientStore(Store):
         self._store = store
         self._deadline_s = deadline_s
         self._what = what
+        self._latency = PersistenceLatency()
 
     @property
     def inner(self) -> Store:
@@ -50,8 +52,11 @@ class ResilientStore(Store):
         deadline = time.monotonic() + self._deadline_s
         delay = _FIRST_DELAY_S
         while True:
+            started = time.perf_counter()
             try:
-                return await call()
+                result = await call()
+                self._latency.record(name, started)
+                return result
             except StoreUnavailableError as err:
                 if time.monotonic() + delay > deadline:
                     raise
@@ -85,7 +90,9 @@ class ResilientStore(Store):
                     if await self._committed(shard_id, writes):
                         return
                     unknown = False
+                started = time.perf_counter()
                 await self._store.write(shard_id, range_id, writes)
+                self._latency.record("write", started)
                 return
             except StoreUnavailableError as err:
                 unknown = unknown or err.unknown_outcome

@@ -26,6 +26,7 @@ from rayflow import constants
 from rayflow.proto.rayflow.v1 import history_pb2, request_response_pb2, service_pb2
 from rayflow.service.config import ServiceConfig
 from rayflow.service.frontend import errors, methods
+from rayflow.telemetry.metrics import ServiceMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class FrontendServer:
         self._started_at = time.time()
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
+        self._metrics = ServiceMetrics("frontend")
         self.port = 0
 
     @property
@@ -124,6 +126,7 @@ class FrontendServer:
             await self._health.enter_graceful_shutdown()
             await self._server.stop(grace)
             self._server = None
+        self._metrics.stop()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:
@@ -151,16 +154,19 @@ class FrontendServer:
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"{name}: the request is not a valid {request_class.DESCRIPTOR.full_name} protobuf message ({err})",
                 )
+            started = time.perf_counter()
             try:
                 response = await implementation(request)
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # every error goes back as a status code
+                self._metrics.record(name, started, error=True)
                 code = errors.status_of(err)
                 if code == grpc.StatusCode.INTERNAL:
                     logger.exception("%s failed", name)
                 context.set_trailing_metadata(errors.trailing_metadata(err))
                 await context.abort(code, f"{name}: {err}" if code == grpc.StatusCode.INTERNAL else str(err))
+            self._metrics.record(name, started)
             return response.SerializeToString()
 
         return serve

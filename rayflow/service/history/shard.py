@@ -39,6 +39,7 @@ from rayflow.service.history.context import ShardContext, now
 from rayflow.service.history.mutable_state import RUNNING, pending_tasks
 from rayflow.service.history.retention import RetentionSweeper
 from rayflow.service.resilient_store import ResilientStore
+from rayflow.telemetry.metrics import ServiceMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class HistoryShard:
         self._child_work = self._ctx.child_work = child_work.ChildWork(self._ctx)
         self._retention = RetentionSweeper(self._ctx)
         self._batchable = {name: getattr(self, name) for name in _BATCHABLE}
+        self._metrics = ServiceMetrics("history")
         self._started = asyncio.get_running_loop().create_task(self._start())
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -126,7 +128,7 @@ class HistoryShard:
         """Several calls in one hop (``_batcher.CallBatcher``): run concurrently, one result (or ``Failed``)
         each. Only the methods that clients, workers and Matching batch are allowed."""
         await self._started
-        return await run_batch(self._batchable, calls)
+        return await run_batch(self._batchable, calls, self._metrics)
 
     async def memory_stats(self) -> dict[str, int]:
         """Sizes of what the shard holds in memory (each bounded by what is open or awaited)."""

@@ -48,7 +48,9 @@ from rayflow.service.matching.partition import (
     Poller,
     TaskQueuePartition,
 )
+from rayflow.service.matching.telemetry import MatchingMetrics
 from rayflow.service.matching.versioning import VersioningRegistry
+from rayflow.telemetry.metrics import ServiceMetrics
 
 if TYPE_CHECKING:
     from rayflow.persistence.store import Store
@@ -176,6 +178,7 @@ class MatchingEngine:
         if isinstance(self._record_started_fn, str):
             raise TypeError(f"record_started must be a callable, None or {ECHO!r}, not {record_started!r}")
         self._partitions: dict[PartitionKey, TaskQueuePartition] = {}
+        self.metrics = MatchingMetrics(lambda: self._partitions.values())
         self._cancellations = Cancellations()
         self._forwarder = _ActorForwarder(self)
         self._last_sweep = time.monotonic()
@@ -384,12 +387,14 @@ class MatchingEngine:
         while (remaining := deadline - loop.time()) > 0:
             task = await part.poll(who, remaining)
             if task is None:
-                return []
+                break
             tasks = [task, *self._take_ready(part.key, who, min(max_tasks, MAX_TASKS_PER_POLL) - 1)]
             responses = await self._start(part, tasks, who, deadline)
             if responses:
+                self.metrics.polled(part.key, got_tasks=True)
                 return responses
             # every one stale (already started or completed): they are dropped; keep polling.
+        self.metrics.polled(part.key, got_tasks=False)
         return []
 
     def _take_ready(self, key: PartitionKey, who: Poller, limit: int) -> list[MatchingTask]:
@@ -582,6 +587,7 @@ class MatchingActor:
         logs.configure(f"matching-{index}", config.log_level)
         self._engine = MatchingEngine(config, index, record_started, persist=persist)
         self._batchable = {"add_task": self._engine.add_task}
+        self._service_metrics = ServiceMetrics("matching")
 
     async def ready(self) -> None:
         """Answers once the actor runs (the bootstrap waits for every service actor)."""
@@ -594,7 +600,8 @@ class MatchingActor:
 
     async def add_tasks(self, tasks: list[tuple[bytes, int]]) -> list[Any]:
         """Several ``add_task`` calls in one hop (history shards batch their dispatches)."""
-        return await run_batch(self._batchable, [("add_task", item) for item in tasks])
+        self._engine.metrics.start()
+        return await run_batch(self._batchable, [("add_task", item) for item in tasks], self._service_metrics)
 
     async def poll_many(
         self,
@@ -607,6 +614,7 @@ class MatchingActor:
         max_tasks: int,
     ) -> list[bytes]:
         """Up to ``max_tasks`` tasks in one hop (see ``MatchingEngine.poll_many``)."""
+        self._engine.metrics.start()
         return await self._engine.poll_many(namespace, task_queue, task_queue_type, partition, poller, timeout_s,
                                             max_tasks)
 
