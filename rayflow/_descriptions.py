@@ -163,6 +163,8 @@ class PollerInfo:
     use_versioning: bool = False
     deployment_name: str = ""
     no_tasks_reason: str = ""
+    #: The GPU ids Ray gave its replica (empty: none).
+    gpus: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ class TaskQueueTypeDescription:
                     use_versioning=bool(p.get("use_versioning", False)),
                     deployment_name=p.get("deployment_name", ""),
                     no_tasks_reason=p.get("no_tasks_reason", ""),
+                    gpus=tuple(p.get("gpus") or ()),
                 )
                 for p in sorted(pollers.values(), key=lambda p: (p["identity"], p["poller_id"]))
             ],

@@ -1,6 +1,7 @@
 """The ``rayflow`` command line: the frontend server, workflows and task queues (flags as ``temporal`` names them).
 
     rayflow server start [--ray-address auto] [--data-dir DIR | --store URL] [--port 7233] [--bind 127.0.0.1]
+                         [--ui-port 8233 | --no-ui] [--metrics-port PORT]
     rayflow workflow start|execute|describe|show|list|result|signal|query|update|cancel|terminate ...
     rayflow task-queue describe --task-queue Q
     rayflow task-queue update-build-ids|get-build-ids|get-build-id-reachability ...  (rayflow.cli_versioning)
@@ -25,8 +26,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from rayflow import cli_versioning, constants
-from rayflow.common import WorkflowExecutionStatus, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from rayflow import _list_query, cli_versioning, constants
+from rayflow.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from rayflow.exceptions import RayflowError, WorkflowFailureError
 
 EXIT_OK, EXIT_WORKFLOW_FAILED, EXIT_ERROR = 0, 1, 2
@@ -123,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--tls-key", help="PEM server private key")
     start.add_argument("--tls-client-ca", help="PEM CA of client certificates: mutual TLS, clients must present one")
     start.add_argument("--api-key-file", help="file holding the API key every call must carry")
+    from rayflow.ui.flags import add_ui_flags
+
+    add_ui_flags(start)
     stop = server.add_parser("stop", help="stop the frontend started with this store")
     _store_flags(stop)
     server.add_parser("status", parents=[common], help="is the frontend serving, and what runs behind it")
@@ -213,30 +217,12 @@ def parse_duration(text: str | None, flag: str) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
-_QUERY_KEYS = {"workflowtype": "workflow_type", "executionstatus": "status", "taskqueue": "task_queue"}
-
-
 def parse_list_query(text: str) -> dict[str, Any]:
     """``Key='value' AND ...`` over WorkflowType, ExecutionStatus and TaskQueue, as list_workflows filters."""
-    filters: dict[str, Any] = {}
-    if not text.strip():
-        return filters
-    for term in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
-        match = re.fullmatch(r"\s*(\w+)\s*=\s*(['\"])(.*)\2\s*", term)
-        if not match or match.group(1).lower() not in _QUERY_KEYS:
-            raise UsageError(
-                f"--query term {term!r} is not supported; use WorkflowType='X', "
-                f"ExecutionStatus='Running' or TaskQueue='q', joined by AND"
-            )
-        key, value = _QUERY_KEYS[match.group(1).lower()], match.group(3)
-        if key == "status":
-            try:
-                value = WorkflowExecutionStatus[re.sub(r"(?<!^)(?=[A-Z])", "_", value).upper().replace("__", "_")]
-            except KeyError:
-                names = ", ".join(s.name.title().replace("_", "") for s in WorkflowExecutionStatus)
-                raise UsageError(f"ExecutionStatus {value!r} is not a status; one of {names}") from None
-        filters[key] = value
-    return filters
+    try:
+        return _list_query.parse_list_query(text, source="--query")
+    except _list_query.ListQueryError as err:
+        raise UsageError(str(err)) from None
 
 
 def _jsonable(value: Any) -> Any:

@@ -19,6 +19,9 @@ STORE_ENV = "RAYFLOW_STORE"
 DEFAULT_FRONTEND_BIND = "127.0.0.1"
 DEFAULT_FRONTEND_PORT = 7233
 DEFAULT_FRONTEND_ADDRESS = f"{DEFAULT_FRONTEND_BIND}:{DEFAULT_FRONTEND_PORT}"
+#: The web UI of ``rayflow server start`` (and its /metrics): loopback and Temporal's UI port unless told otherwise.
+DEFAULT_UI_BIND = "127.0.0.1"
+DEFAULT_UI_PORT = 8233
 #: Environment variables read by the CLI (and ``Client.connect`` for the API key).
 ADDRESS_ENV = "RAYFLOW_ADDRESS"
 #: Log level of the service actors and replicas (default: INFO to their log files, WARNING to the console).

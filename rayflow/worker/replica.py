@@ -36,6 +36,7 @@ from rayflow.worker.activity_runner import ActivityRunner
 from rayflow.worker.queries import answer_query
 from rayflow.worker.replay import WorkflowInstance
 from rayflow.worker.sessions import SESSION_CREATE_ACTIVITY, SessionHost
+from rayflow.worker.telemetry import ACTIVITY_POLLER, STICKY_POLLER, WORKFLOW_POLLER, ReplicaMetrics, pool_name
 from rayflow.worker.versioning import VersionOptions
 from rayflow.worker.workflow_cache import Lease, WorkflowCache
 
@@ -79,15 +80,20 @@ class ReplicaSpec:
     workflow_failure_exception_types: tuple[type[BaseException], ...] = ()
     #: Worker versioning: build id, whether it routes, deployment name (``rayflow.worker.versioning``).
     versions: VersionOptions = field(default_factory=VersionOptions)
+    #: ``rayflow.worker.Interceptor`` objects (the client's that are worker interceptors, then the worker's own).
+    interceptors: list[Any] = field(default_factory=list)
+    #: ``Worker(replica_setup=...)``: called once in the replica's process before anything else.
+    replica_setup: Any = None
 
 
 def _where() -> dict[str, str]:
-    """The Ray node id, node IP and actor id of this process (recorded with every poll)."""
+    """The Ray node id, node IP, actor id and GPU ids of this process (recorded with every poll)."""
     context = ray.get_runtime_context()
     return {
         "node_id": context.get_node_id(),
         "node_ip": ray.util.get_node_ip_address(),
         "actor_id": context.get_actor_id() or "",
+        "gpus": [str(gpu) for gpu in context.get_accelerator_ids().get("GPU", [])],
     }
 
 
@@ -133,6 +139,8 @@ class WorkerReplica:
 
     def __init__(self, spec: ReplicaSpec) -> None:
         logs.configure("replica", spec.config.log_level)
+        if spec.replica_setup is not None:  # e.g. the process's OpenTelemetry tracer provider
+            spec.replica_setup()
         self._spec = spec
         self._converter = spec.data_converter
         self._history = HistoryClient(spec.config)
@@ -149,6 +157,7 @@ class WorkerReplica:
             max_workers=spec.max_concurrent_activities * 2,  # the pool's queue and the replica's own
             heartbeat=self._heartbeat,
             replica_task_queue=self._replica_queue,
+            interceptors=spec.interceptors,
         )
         self._sessions = SessionHost(
             spec.max_concurrent_sessions, self._replica_queue, self._converter, self._history.describe
@@ -166,11 +175,15 @@ class WorkerReplica:
         self._stopping = False
         self._loops: list[asyncio.Task[None]] = []
         self._running: set[asyncio.Task[None]] = set()
+        self._metrics = ReplicaMetrics(spec.namespace, spec.task_queue, pool=pool_name(spec.labels),
+                                       gpus=len(self._where.get("gpus", [])))
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> dict[str, Any]:
         if not self._loops:
             tq = self._spec.task_queue
+            self._metrics.start_sampling(lambda: (_free(self._workflow_slots), _free(self._activity_slots)),
+                                         self._cache.__len__)
             if self._workflows:
                 for _ in range(_WORKFLOW_POLLERS):
                     self._poll(tq, RR.TASK_QUEUE_TYPE_WORKFLOW, self._workflow_slots, self._workflow_task)
@@ -188,6 +201,7 @@ class WorkerReplica:
     async def stop(self, graceful_timeout_s: float) -> None:
         """Stop polling, wait up to ``graceful_timeout_s`` for running tasks, then drop the rest."""
         self._stopping = True
+        self._metrics.stop()
         for loop in self._loops:
             loop.cancel()
         try:
@@ -227,6 +241,7 @@ class WorkerReplica:
         # workflow polls do not (the sticky poll must find a slot while a normal one waits), and a task that
         # finds every slot taken waits for one (workflow tasks are short).
         hold = queue_type == RR.TASK_QUEUE_TYPE_ACTIVITY
+        poller_type = (ACTIVITY_POLLER if hold else STICKY_POLLER if queue == self._sticky_queue else WORKFLOW_POLLER)
         while not self._stopping:
             await slots.acquire()
             held = 1
@@ -239,8 +254,9 @@ class WorkerReplica:
                         held += 1
                 # Held slots bound an activity poll; a workflow poll asks for the slots free now as well.
                 ask = held if hold or rate is not None else held + min(_MAX_TASKS_PER_POLL - 1, _free(slots))
-                tasks = await self._matching.poll_many(self._spec.namespace, queue, queue_type, poller,
-                                                       max_tasks=ask)
+                with self._metrics.polling(poller_type):
+                    tasks = await self._matching.poll_many(self._spec.namespace, queue, queue_type, poller,
+                                                           max_tasks=ask)
             except asyncio.CancelledError:
                 _release(slots, held)
                 raise
@@ -287,7 +303,7 @@ class WorkerReplica:
             await self._history.respond_query_task_completed(await answer_query(
                 task, cache=self._cache, executor=self._workflow_thread, workflows=self._workflows,
                 converter=self._converter, identity=self._identity,
-                failure_types=self._spec.workflow_failure_exception_types,
+                failure_types=self._spec.workflow_failure_exception_types, interceptors=self._spec.interceptors,
             ))
             return
         # The lease pins the run's cached instance for this task: evicting it meanwhile (another task caching
@@ -296,6 +312,7 @@ class WorkerReplica:
             await self._run_workflow_task(task, lease)
 
     async def _run_workflow_task(self, task: RR.PollWorkflowTaskQueueResponse, lease: Lease) -> None:
+        started = self._metrics.workflow_task_started(task)
         try:  # the payload codec runs at the worker's edge: replay sees decoded payloads only
             await self._converter.decode_message(task)
         except Exception as err:  # e.g. encrypted with a key this worker lacks: another worker may have it
@@ -308,6 +325,8 @@ class WorkerReplica:
         loop = asyncio.get_running_loop()
         result = None
         instance = lease.instance
+        if instance is not None or task.previous_started_event_id:  # a run new to every cache is no miss
+            self._metrics.sticky_cache(hit=instance is not None)
         if instance is not None:
             try:
                 result = await loop.run_in_executor(self._workflow_thread, instance.apply, events, list(task.updates))
@@ -378,6 +397,8 @@ class WorkerReplica:
             for _ in range(reserved):
                 self._activity_slots.release()
             raise
+        self._metrics.workflow_task_done(task.workflow_type, started, request.commands,
+                                         instance.workflow_info().start_time)
         for activity_task in response.activity_tasks[:reserved]:
             self._spawn_task(self._activity_task, activity_task.SerializeToString(), self._activity_slots)
         for _ in range(reserved - len(response.activity_tasks)):
@@ -393,6 +414,7 @@ class WorkerReplica:
             task_queue=task.task_queue,
             data_converter=self._converter,
             workflow_failure_exception_types=self._spec.workflow_failure_exception_types,
+            interceptors=self._spec.interceptors,
         )
 
     async def _reserve_eager_slots(self, request: RR.RespondWorkflowTaskCompletedRequest, task_queue: str) -> int:
@@ -429,6 +451,7 @@ class WorkerReplica:
         return history_pb2.History(events=[history_pb2.HistoryEvent.FromString(event) for event in raw])
 
     async def _fail_workflow_task(self, task: Any, error: BaseException, cause: int) -> None:
+        self._metrics.workflow_task_failed(task.workflow_type, cause)
         try:
             failure = await self._converter.encode_failure(error)
         except Exception:  # the codec itself fails: the failure goes without its details
@@ -442,6 +465,7 @@ class WorkerReplica:
     # -- activity tasks -----------------------------------------------------------------------
     async def _activity_task(self, data: bytes) -> None:
         task = RR.PollActivityTaskQueueResponse.FromString(data)
+        started = self._metrics.activity_started(task)
         try:  # the payload codec runs at the worker's edge: the activity sees decoded payloads only
             await self._converter.decode_message(task)
         except Exception as err:  # retryable: a worker that can decode it (e.g. has the key) may take the retry
@@ -457,6 +481,7 @@ class WorkerReplica:
             except Exception as err:
                 logger.warning("activity %s: its answer cannot be encoded: %s", task.activity_type, err)
                 response = self._payload_failure(task, err)
+        self._metrics.activity_done(task, started, failed=isinstance(response, RR.RespondActivityTaskFailedRequest))
         if isinstance(response, RR.RespondActivityTaskCanceledRequest):
             await self._history.respond_activity_task_canceled(response)
             return

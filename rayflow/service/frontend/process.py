@@ -116,6 +116,14 @@ async def _serve(args: argparse.Namespace) -> int:
             payload_store=args.payload_store,
         )
         port = await server.start()
+        from rayflow.ui.launch import start_http
+
+        try:
+            http = await start_http(args, frontend_bind=args.bind, frontend_port=port,
+                                    tls_files=(tls.cert_chain, tls.private_key, tls.client_ca) if tls else None)
+        except BaseException:
+            await server.stop(grace=0)
+            raise
         pid_file = pid_file_of(config.store_url)
         pid_file.parent.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(
@@ -125,9 +133,18 @@ async def _serve(args: argparse.Namespace) -> int:
                     "address": f"{args.bind}:{port}",
                     "ray_namespace": config.ray_namespace,
                     "started_at": time.time(),
+                    "ui_url": http.ui_url,
+                    "metrics_url": http.metrics_url,
                 }
             )
         )
+        # Before the frontend's line: whoever waits for "listening on" then knows every URL.
+        for line in http.notes:
+            print(line, flush=True)
+        if http.ui_url:
+            print(f"rayflow web UI: {http.ui_url}", flush=True)
+        if http.metrics_url:
+            print(f"rayflow metrics: {http.metrics_url}", flush=True)
         print(
             f"rayflow frontend listening on {args.bind}:{port} (Ray namespace {config.ray_namespace!r}, "
             f"store {config.store_url.redacted}, Ray {ray.get_runtime_context().gcs_address}, "
@@ -140,6 +157,7 @@ async def _serve(args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         await stopping.wait()
+        await http.close()
         await server.stop(grace=5.0)
         if pid_file.exists() and json.loads(pid_file.read_text()).get("pid") == os.getpid():
             pid_file.unlink()

@@ -106,6 +106,7 @@ class Poller:
     node_id: str = ""
     node_ip: str = ""
     actor_id: str = ""
+    gpus: tuple[str, ...] = ()  # the GPU ids Ray gave its replica
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Poller:
@@ -123,6 +124,7 @@ class Poller:
             node_id=str(data.get("node_id") or ""),
             node_ip=str(data.get("node_ip") or ""),
             actor_id=str(data.get("actor_id") or ""),
+            gpus=tuple(str(gpu) for gpu in data.get("gpus") or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +141,7 @@ class Poller:
             "node_id": self.node_id,
             "node_ip": self.node_ip,
             "actor_id": self.actor_id,
+            "gpus": list(self.gpus),
         }
 
     def can_take(self, label: str) -> bool:
@@ -340,6 +343,7 @@ class TaskQueuePartition:
         self._seq = itertools.count(1)
         self._front_seq = 0  # put-back tasks go before everything (negative seqs)
         self._waiters: deque[_Waiter] = deque()
+        self._sync_matches = 0  # tasks handed to a waiting poll since the last take_sync_matches()
         self._pollers: dict[str, tuple[Poller, float]] = {}
         self._children: dict[int, int] = {}  # root only: child partition -> last backlog notice
         self._notices = itertools.count(1)
@@ -611,6 +615,7 @@ class TaskQueuePartition:
                 if charge and not self._charge():
                     return False
                 waiter.future.set_result(task)
+                self._sync_matches += 1
                 return True
         return False
 
@@ -669,6 +674,17 @@ class TaskQueuePartition:
     # -- state -------------------------------------------------------------------------------
     def backlog_count(self) -> int:
         return sum(len(entries) for entries in self._backlog.values())
+
+    def backlog_stats(self) -> tuple[int, float, dict[str, int]]:
+        """(backlog size, age in seconds of its oldest task, count per label): each route's oldest is its first."""
+        now = time.time()
+        oldest = min((entries[0].created for entries in self._backlog.values() if entries), default=now)
+        return self.backlog_count(), max(0.0, now - oldest), self._count_by(0)
+
+    def take_sync_matches(self) -> int:
+        """Tasks handed to a waiting poll (sync match) since the last call."""
+        count, self._sync_matches = self._sync_matches, 0
+        return count
 
     def waiting_polls(self) -> int:
         return sum(1 for waiter in self._waiters if not waiter.future.done())
