@@ -237,6 +237,9 @@ def _known(value: Any) -> message_pb2.Payload | None:
 
 # -- the Ray object store ----------------------------------------------------------------------------
 _MISSING = object()
+_LOOKUP_TIMEOUT_S = 10.0
+#: Bytes per second below which an object-store read is given up for the durable copy (a slow node link).
+_SLOWEST_TRANSFER_BPS = 50e6
 
 
 async def _keep_in_object_store(key: str, value: Any, size: int) -> None:
@@ -267,10 +270,11 @@ def _from_object_store(ref: ExternalRef) -> Any:
         if handle is None:
             return _MISSING
         # ObjectRef.future(), not ray.get: this may run in a thread of an async actor (no blocking warning).
-        found = handle.lookup.remote(ref.key).future().result(timeout=30)
+        found = handle.lookup.remote(ref.key).future().result(timeout=_LOOKUP_TIMEOUT_S)
         if not found:
             return _MISSING
-        return found[0].future().result(timeout=300)
+        # A cache must not stall a task: past a generous transfer time the durable copy answers instead.
+        return found[0].future().result(timeout=_LOOKUP_TIMEOUT_S + ref.size / _SLOWEST_TRANSFER_BPS)
     except Exception as err:  # owner gone, object evicted or lost: the durable copy answers
         _reset_owner()
         logger.info("external payload %s: not in the Ray object store (%s); reading the durable copy", ref.key, err)

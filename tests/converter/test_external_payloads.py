@@ -205,7 +205,7 @@ async def test_an_activity_that_cannot_read_its_argument_fails_naming_the_object
             path.write_bytes(b"\0" * path.stat().st_size)
         await handle.signal(Pipeline.proceed)
         with pytest.raises(Exception) as caught:
-            await handle.result()
+            await asyncio.wait_for(handle.result(), 120)
         cause = caught.value.__cause__
         assert isinstance(cause, ActivityError)
         assert "is corrupted" in str(cause.__cause__) and "external payload" in str(cause.__cause__)
