@@ -29,6 +29,7 @@ from aiohttp import web
 from rayflow import constants
 from rayflow.exceptions import RayflowError, RPCError
 from rayflow.service.frontend.remote import GrpcServiceConnection, TLSConfig
+from rayflow.telemetry import http as telemetry_http
 from rayflow.ui import app as ui_app
 
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
@@ -67,14 +68,6 @@ def _url(scheme: str, bind: str, port: int) -> str:
     return f"{scheme}://{_host(host)}:{port}"
 
 
-def _metrics_module() -> Any:
-    try:
-        from rayflow.telemetry import http
-    except ImportError:
-        return None
-    return http
-
-
 async def _check_reachable(target: str, tls: TLSConfig) -> None:
     """The UI can call the frontend over TLS (a refused API key still proves the handshake worked)."""
     connection = GrpcServiceConnection(target, tls=tls)
@@ -105,12 +98,10 @@ async def start_http(args: argparse.Namespace, *, frontend_bind: str, frontend_p
     Raises ``ValueError`` (said to the user, exit code 2) when a port asked for is taken or TLS cannot work.
     """
     servers = HttpServers()
-    metrics = _metrics_module()
-    if metrics is None:
-        servers.notes.append("metrics: not served (rayflow.telemetry.http is not installed)")
+    metrics = telemetry_http
     bind = args.ui_bind
     try:
-        if args.metrics_port is not None and metrics is not None:
+        if args.metrics_port is not None:
             try:
                 runner = await metrics.serve_metrics(bind, args.metrics_port)
             except OSError as err:
@@ -151,7 +142,7 @@ async def _start_ui(args: argparse.Namespace, servers: HttpServers, metrics: Any
             context.verify_mode = ssl.CERT_REQUIRED
             context.load_verify_locations(cadata=client_ca.decode())
     application = ui_app.build_app(target, client_tls)
-    if metrics is not None and args.metrics_port is None:
+    if args.metrics_port is None:
         metrics.add_metrics_route(application)
     port = constants.DEFAULT_UI_PORT if args.ui_port is None else args.ui_port
     try:
@@ -164,5 +155,5 @@ async def _start_ui(args: argparse.Namespace, servers: HttpServers, metrics: Any
         raise _listen_error(err, "web UI", args.ui_bind, port, "--ui-port") from None
     servers.runners.append(runner)
     servers.ui_url = _url("https" if context else "http", args.ui_bind, port)
-    if metrics is not None and args.metrics_port is None:
+    if args.metrics_port is None:
         servers.metrics_url = servers.ui_url + "/metrics"

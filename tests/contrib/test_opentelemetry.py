@@ -34,6 +34,7 @@ def install_in_memory_tracing() -> None:
 def _span_dict(span: Any) -> dict[str, Any]:
     return {"name": span.name, "trace_id": span.context.trace_id, "span_id": span.context.span_id,
             "parent_id": span.parent.span_id if span.parent is not None else None,
+            "links": [link.context.span_id for link in span.links],
             "attributes": dict(span.attributes or {})}
 
 
@@ -152,3 +153,70 @@ async def test_one_trace_through_activities_and_child_and_none_on_replay(env, ta
     result = await Replayer(workflows=[Pipeline], interceptors=[tracing]).replay_workflow(await handle.fetch_history())
     assert result.failure is None
     assert len(exporter.get_finished_spans()) == before
+
+
+@workflow.defn
+class Approval:
+    def __init__(self) -> None:
+        self.approved_by = ""
+        self.title = "untitled"
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: bool(self.approved_by))
+        return f"{self.title} approved by {self.approved_by}"
+
+    @workflow.signal
+    def approve(self, who: str) -> None:
+        self.approved_by = who
+
+    @workflow.update
+    def rename(self, title: str) -> str:
+        self.title = title
+        return title
+
+    @rename.validator
+    def _check_title(self, title: str) -> None:
+        if not title:
+            raise ValueError("a title is needed")
+
+    @workflow.query
+    def status(self) -> str:
+        return self.title
+
+
+async def test_signal_query_and_update_spans_follow_the_clients_calls(env, task_queue):
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing = TracingInterceptor(provider.get_tracer("test"))
+    base = env.client
+    traced = client.Client(base.service_config, namespace=base.namespace, data_converter=base.data_converter,
+                           identity="otel-test", interceptors=[tracing])
+    async with Worker(traced, task_queue=task_queue, workflows=[Approval, ReadSpans], activities=[replica_spans],
+                      replica_setup=install_in_memory_tracing):
+        handle = await traced.start_workflow(Approval.run, id="otel-approval", task_queue=task_queue)
+        assert await handle.execute_update(Approval.rename, "budget") == "budget"
+        assert await handle.query(Approval.status) == "budget"
+        await handle.signal(Approval.approve, "alice")
+        assert await handle.result() == "budget approved by alice"
+        replica = await base.execute_workflow(ReadSpans.run, id="otel-approval-spans", task_queue=task_queue)
+    driver = [_span_dict(span) for span in exporter.get_finished_spans()]
+    spans = driver + replica
+    by_name = {span["name"]: span for span in spans}
+    started = by_name["StartWorkflow:Approval"]
+    # As in temporalio: a signal's and an update's spans belong to the workflow's trace (their parent is the
+    # workflow's start) and link to the client call that caused them; a query's span is the query call's child.
+    for client_span, worker_spans in (
+        ("StartWorkflowUpdate:rename", ["ValidateUpdate:rename", "HandleUpdate:rename"]),
+        ("SignalWorkflow:approve", ["HandleSignal:approve"]),
+    ):
+        for name in worker_spans:
+            span = by_name[name]
+            assert span["parent_id"] == started["span_id"] and span["trace_id"] == started["trace_id"], name
+            assert span["links"] == [by_name[client_span]["span_id"]], name
+            assert span["attributes"]["temporalWorkflowID"] == "otel-approval"
+    query = by_name["HandleQuery:status"]
+    assert query["parent_id"] == by_name["QueryWorkflow:status"]["span_id"]
+    assert query["links"] == [started["span_id"]]
+    assert [span["name"] for span in spans].count("HandleSignal:approve") == 1

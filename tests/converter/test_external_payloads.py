@@ -8,13 +8,14 @@ import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import ray
 
 from rayflow import activity, workflow
-from rayflow.common import EventType
+from rayflow.common import EventType, WorkflowExecutionStatus
 from rayflow.converter import DataConverter, EncryptionCodec
 from rayflow.exceptions import ActivityError, PayloadError
 from rayflow.payload_store import ENCODING_EXTERNAL, ExternalRef, PayloadStoreError
@@ -185,16 +186,19 @@ async def test_the_durable_copy_answers_when_the_object_store_copy_is_gone(env, 
     assert result["writeable"] is True  # read back from the payload store
 
 
-async def test_an_activity_that_cannot_read_its_argument_fails_naming_the_object(env, task_queue, tmp_path):
+@pytest.mark.parametrize("cached", [True, False], ids=["cached", "replayed"])
+async def test_a_corrupted_payload_fails_naming_the_object(env, task_queue, tmp_path, cached):
+    """The durable copy is corrupted and the object-store copy gone. The activity that reads it fails naming the
+    object; a workflow that must replay its history to go on (not cached, or evicted) cannot decode the value
+    either, and its workflow task fails naming the object and is retried, as Temporal does with a payload it
+    cannot decode, until the object is repaired or the run terminated."""
     client = env.client
-    async with Worker(client, task_queue=task_queue, workflows=[Pipeline], ray_actor_options=NO_CPU), \
+    options = {} if cached else {"max_cached_workflows": 0}
+    async with Worker(client, task_queue=task_queue, workflows=[Pipeline], ray_actor_options=NO_CPU, **options), \
             Worker(client, task_queue="prep", activities=[make_features], ray_actor_options=NO_CPU), \
             Worker(client, task_queue="train", activities=[summarize], ray_actor_options=NO_CPU):
         handle = await client.start_workflow(Pipeline.run, 1, id="gone", task_queue=task_queue)
-        for _ in range(300):
-            if any(e.event_type == EventType.ACTIVITY_TASK_COMPLETED for e in await handle.fetch_history()):
-                break
-            await asyncio.sleep(0.1)
+        await _wait_for(handle, EventType.ACTIVITY_TASK_COMPLETED)
         from rayflow.service import payload_owner
 
         owner = payload_owner.owner(create=False)
@@ -204,11 +208,27 @@ async def test_an_activity_that_cannot_read_its_argument_fails_naming_the_object
         for path in objects_in(Path(env.config.data_dir) / "payloads"):  # damaged where the workers read it
             path.write_bytes(b"\0" * path.stat().st_size)
         await handle.signal(Pipeline.proceed)
-        with pytest.raises(Exception) as caught:
-            await asyncio.wait_for(handle.result(), 120)
-        cause = caught.value.__cause__
-        assert isinstance(cause, ActivityError)
-        assert "is corrupted" in str(cause.__cause__) and "external payload" in str(cause.__cause__)
+        failed = await _wait_for(handle, EventType.ACTIVITY_TASK_FAILED, EventType.WORKFLOW_TASK_FAILED)
+        message = failed.attributes["failure"]["message"]
+        assert "is corrupted" in message and "external payload" in message, message
+        if failed.event_type == EventType.ACTIVITY_TASK_FAILED:  # non-retryable: the workflow fails with it
+            assert cached  # a replaying workflow never gets as far as scheduling the activity
+            with pytest.raises(Exception) as caught:
+                await asyncio.wait_for(handle.result(), 60)
+            assert isinstance(caught.value.__cause__, ActivityError)
+        else:
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            await handle.terminate("the test is done")
+
+
+async def _wait_for(handle, *event_types: EventType) -> Any:
+    """The first event of one of ``event_types`` in the run's history (polled for up to a minute)."""
+    for _ in range(600):
+        for event in (await handle.fetch_history()).events:
+            if event.event_type in event_types:
+                return event
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {[t.name for t in event_types]} in a minute")
 
 
 @workflow.defn

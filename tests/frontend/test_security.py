@@ -189,3 +189,40 @@ async def test_namespaces_isolate_workflow_ids(service):
             await client.close()
     finally:
         await server.stop(0)
+
+
+async def test_the_web_ui_serves_https_and_reaches_the_frontend_over_tls(service, pki, tmp_path):
+    import ssl
+
+    import aiohttp
+
+    from rayflow.cli import build_parser
+    from rayflow.ui.launch import start_http
+
+    server = await _serve(service, tls=ServerTLS(cert_chain=pki["server_cert"], private_key=pki["server_key"]))
+    for name in ("ca", "server_cert", "server_key"):
+        (tmp_path / f"{name}.pem").write_bytes(pki[name])
+    args = build_parser().parse_args([
+        "server", "start", "--ui-port", "0", "--tls-cert", str(tmp_path / "server_cert.pem"),
+        "--tls-key", str(tmp_path / "server_key.pem"), "--ui-tls-ca", str(tmp_path / "ca.pem"),
+    ])
+    servers = await start_http(args, frontend_bind="127.0.0.1", frontend_port=server.port,
+                               tls_files=(pki["server_cert"], pki["server_key"], None))
+    try:
+        assert servers.ui_url is not None and servers.ui_url.startswith("https://")
+        url = servers.ui_url.replace(servers.ui_url.split("//")[1].split(":")[0], "localhost")
+        trusted = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url + "/api/cluster", ssl=trusted) as response:
+                assert response.status == 200, await response.text()
+                info = await response.json()
+            assert info["tls"] is True and info["service_actors"]  # answered by the frontend, over TLS
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):  # the test CA is not a system root
+                await http.get(url + "/api/cluster")
+            plain = url.replace("https://", "http://")
+            with pytest.raises(aiohttp.ClientError):  # no plaintext on the UI's port
+                async with http.get(plain + "/api/cluster") as response:
+                    await response.read()
+    finally:
+        await servers.close()
+        await server.stop(0)
