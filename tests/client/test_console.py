@@ -4,25 +4,16 @@ lines, which go to their log files in the Ray session's log directory; RAYFLOW_L
 from __future__ import annotations
 
 import glob
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import examples
+from tests.examples import run_example
 
 
 def run_hello(tmp_path: Path, **extra_env: str) -> tuple[str, list[Path]]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYFLOW_STORE", "RAYFLOW_LOG_LEVEL")}
-    # A Ray of its own (a private temp dir: never the test session's cluster) and a data dir of its own.
-    env |= {"RAY_TMPDIR": str(tmp_path), "RAYFLOW_DATA_DIR": str(tmp_path / "data"), **extra_env}
-    done = subprocess.run([sys.executable, "examples/hello.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=180)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_example("hello.py", tmp_path, timeout=180, **extra_env)
     logs = [Path(p) for p in glob.glob(str(tmp_path / "**" / "rayflow-history-0-*.log"), recursive=True)]
     return done.stdout + done.stderr, logs
 
@@ -30,9 +21,8 @@ def run_hello(tmp_path: Path, **extra_env: str) -> tuple[str, list[Path]]:
 @pytest.fixture
 def short_tmp():
     """A temporary directory with a short path: Ray's socket paths under it must stay within 107 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="rfc-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with examples.short_tmp("rfc-") as path:
+        yield path
 
 
 def test_service_info_lines_stay_off_the_console(short_tmp):
