@@ -33,7 +33,8 @@ provider with ``Worker(replica_setup=...)``, a function each replica calls when 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import opentelemetry.baggage.propagation
@@ -137,28 +138,23 @@ class _TracingClientOutbound(client.OutboundInterceptor):
 
     async def start_workflow(self, input: client.StartWorkflowInput) -> Any:  # noqa: A002
         prefix = "SignalWithStartWorkflow" if input.start_signal else "StartWorkflow"
-        with self.root.tracer.start_as_current_span(f"{prefix}:{input.workflow}", kind=SpanKind.CLIENT,
-                                                    attributes={"temporalWorkflowID": input.id}):
-            input.headers = self.root.context_to_headers(input.headers)
-            return await super().start_workflow(input)
+        return await self._traced(f"{prefix}:{input.workflow}", input, super().start_workflow)
 
     async def signal_workflow(self, input: client.SignalWorkflowInput) -> None:  # noqa: A002
-        with self.root.tracer.start_as_current_span(f"SignalWorkflow:{input.signal}", kind=SpanKind.CLIENT,
-                                                    attributes={"temporalWorkflowID": input.id}):
-            input.headers = self.root.context_to_headers(input.headers)
-            await super().signal_workflow(input)
+        await self._traced(f"SignalWorkflow:{input.signal}", input, super().signal_workflow)
 
     async def query_workflow(self, input: client.QueryWorkflowInput) -> Any:  # noqa: A002
-        with self.root.tracer.start_as_current_span(f"QueryWorkflow:{input.query}", kind=SpanKind.CLIENT,
-                                                    attributes={"temporalWorkflowID": input.id}):
-            input.headers = self.root.context_to_headers(input.headers)
-            return await super().query_workflow(input)
+        return await self._traced(f"QueryWorkflow:{input.query}", input, super().query_workflow)
 
     async def start_workflow_update(self, input: client.StartWorkflowUpdateInput) -> Any:  # noqa: A002
-        with self.root.tracer.start_as_current_span(f"StartWorkflowUpdate:{input.update}", kind=SpanKind.CLIENT,
+        return await self._traced(f"StartWorkflowUpdate:{input.update}", input, super().start_workflow_update)
+
+    async def _traced(self, name: str, input: Any, call: Callable[[Any], Awaitable[Any]]) -> Any:  # noqa: A002
+        """``call(input)`` in a client span, with the span's context in ``input.headers``."""
+        with self.root.tracer.start_as_current_span(name, kind=SpanKind.CLIENT,
                                                     attributes={"temporalWorkflowID": input.id}):
             input.headers = self.root.context_to_headers(input.headers)
-            return await super().start_workflow_update(input)
+            return await call(input)
 
 
 class _TracingActivityInbound(worker.ActivityInboundInterceptor):
@@ -187,8 +183,6 @@ class TracingWorkflowInboundInterceptor(worker.WorkflowInboundInterceptor):
     root: TracingInterceptor
 
     def init(self, outbound: worker.WorkflowOutboundInterceptor) -> None:
-        self._workflow_context: opentelemetry.context.Context | None = None
-        self._workflow_context_loaded = False
         super().init(_TracingWorkflowOutbound(outbound, self))
 
     async def execute_workflow(self, input: worker.ExecuteWorkflowInput) -> Any:  # noqa: A002
@@ -212,7 +206,7 @@ class TracingWorkflowInboundInterceptor(worker.WorkflowInboundInterceptor):
         parent = self.root.context_from_headers(input.headers)
         if parent is not None:
             self.completed_span(f"HandleQuery:{input.query}", kind=SpanKind.SERVER, parent=parent,
-                                link=self._parent(), even_on_replay=True)
+                                link=self._parent, even_on_replay=True)
         return await super().handle_query(input)
 
     def handle_update_validator(self, input: worker.HandleUpdateInput) -> None:  # noqa: A002
@@ -225,12 +219,10 @@ class TracingWorkflowInboundInterceptor(worker.WorkflowInboundInterceptor):
                             link=self.root.context_from_headers(input.headers))
         return await super().handle_update_handler(input)
 
+    @functools.cached_property
     def _parent(self) -> opentelemetry.context.Context | None:
         """The workflow's context: what its start header carries (the client's or the parent's span)."""
-        if not self._workflow_context_loaded:
-            self._workflow_context = self.root.context_from_headers(workflow.info().headers)
-            self._workflow_context_loaded = True
-        return self._workflow_context
+        return self.root.context_from_headers(workflow.info().headers)
 
     def completed_span(self, name: str, *, kind: SpanKind = SpanKind.INTERNAL,
                        parent: opentelemetry.context.Context | None = None,
@@ -241,7 +233,7 @@ class TracingWorkflowInboundInterceptor(worker.WorkflowInboundInterceptor):
         caller); with ``add_to``, put its context into that outbound input's headers."""
         if workflow.unsafe.is_replaying() and not even_on_replay:
             return
-        context = parent if parent is not None else self._parent()
+        context = parent if parent is not None else self._parent
         if context is None:
             if not self.root.always_create_workflow_spans:
                 return
@@ -285,7 +277,7 @@ class _TracingWorkflowOutbound(worker.WorkflowOutboundInterceptor):
 
     def continue_as_new(self, input: worker.ContinueAsNewInput) -> Any:  # noqa: A002
         # The next run continues this run's trace: it gets the context this run started under.
-        parent = self.root._parent()
+        parent = self.root._parent
         if parent is not None and not workflow.unsafe.is_replaying():
             input.headers = self.root.root.context_to_headers(input.headers, parent)
         super().continue_as_new(input)

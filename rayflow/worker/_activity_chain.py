@@ -30,8 +30,9 @@ def activity_chain(interceptors: Sequence[Interceptor], info: Any, record: Calla
     inbound: ActivityInboundInterceptor = innermost
     for interceptor in reversed(list(interceptors)):
         inbound = interceptor.intercept_activity(inbound)
-    inbound.init(_Outbound(info, record))
-    outbound = innermost.outbound or _Outbound(info, record)  # an init that did not pass it on
+    base = _Outbound(info, record)
+    inbound.init(base)
+    outbound = innermost.outbound or base  # an init that did not pass it on
     return inbound, lambda details: outbound.heartbeat(*details)
 
 
