@@ -37,7 +37,8 @@ _MAX_CLIENTS = 8
 _MAX_PAGE = 200
 #: How many of the latest workflows the task-queue page looks at to suggest queue names.
 _RECENT_FOR_QUEUES = 200
-_STATUSES = [s for s in WorkflowExecutionStatus]
+_STATUSES = list(WorkflowExecutionStatus)
+
 
 class Connections:
     """Remote connections to the frontend, one per API key the browsers send (the latest few kept)."""
@@ -153,17 +154,15 @@ async def list_workflows(request: web.Request) -> web.Response:
         page_request.next_page_token = token.encode()
     unfiltered = {k: v for k, v in filters.items() if k != "status"}
 
-    async def count(status: WorkflowExecutionStatus | None) -> int:
-        counting = _list_request(request, {**unfiltered, **({"status": status} if status else {})})
-        return await connection.count_executions(counting)
+    async def count(status: WorkflowExecutionStatus) -> int:
+        return await connection.count_executions(_list_request(request, {**unfiltered, "status": status}))
 
-    page, total, *by_status = await asyncio.gather(
-        connection.list_executions(page_request), count(None), *(count(s) for s in _STATUSES)
-    )
+    # Every run has one of _STATUSES, so the total is their sum (one RPC fewer, and it agrees with the counts).
+    page, *by_status = await asyncio.gather(connection.list_executions(page_request), *map(count, _STATUSES))
     return web.json_response({
         "executions": [_execution_json(info) for info in page.executions],
         "next_page_token": page.next_page_token.decode(errors="replace"),
-        "total": total,
+        "total": sum(by_status),
         "counts": {_list_query.status_name(s): n for s, n in zip(_STATUSES, by_status, strict=True)},
     })
 
@@ -190,7 +189,7 @@ async def describe_workflow(request: web.Request) -> web.Response:
         "failure": None,
         "children": workers.children(events),
     }
-    for event in events:
+    for event, event_json in zip(events, data["events"], strict=True):
         kind = event.WhichOneof("attributes")
         attributes = getattr(event, kind) if kind else None
         if kind == "workflow_execution_started_event_attributes":
@@ -200,7 +199,7 @@ async def describe_workflow(request: web.Request) -> web.Response:
         elif kind in ("workflow_execution_failed_event_attributes", "workflow_execution_timed_out_event_attributes",
                       "workflow_execution_canceled_event_attributes", "workflow_execution_terminated_event_attributes",
                       "workflow_execution_continued_as_new_event_attributes"):
-            data["failure"] = {"event_type": encode.event_json(event)["event_type"],
+            data["failure"] = {"event_type": event_json["event_type"],
                                **encode.message_json(attributes)}
     queues = workers.task_queues(info.task_queue, events)
     descriptions = await asyncio.gather(
@@ -239,6 +238,15 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _target(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """The fields every action request shares: the run it is for, who sends it, and a fresh request id."""
+    return {
+        "namespace": _namespace(request), "workflow_id": _required(body, "workflow_id"),
+        "run_id": str(body.get("run_id") or ""), "identity": request.app[CONNECTIONS].identity,
+        "request_id": str(uuid.uuid4()),
+    }
+
+
 async def signal_workflow(request: web.Request) -> web.Response:
     """``{"workflow_id", "run_id", "name", "input": [values...]}``: send a signal whose arguments are JSON."""
     body = await _body(request)
@@ -248,11 +256,8 @@ async def signal_workflow(request: web.Request) -> web.Response:
     values = body.get("input", [])
     if not isinstance(values, list):
         values = [values]
-    connection = request.app[CONNECTIONS].of(request)
-    run_id = await connection.signal_workflow(RR.SignalWorkflowExecutionRequest(
-        namespace=_namespace(request), workflow_id=_required(body, "workflow_id"),
-        run_id=str(body.get("run_id") or ""), signal_name=name, input=_payloads(values),
-        identity=request.app[CONNECTIONS].identity, request_id=str(uuid.uuid4()),
+    run_id = await request.app[CONNECTIONS].of(request).signal_workflow(RR.SignalWorkflowExecutionRequest(
+        signal_name=name, input=_payloads(values), **_target(request, body),
     ))
     return web.json_response({"signalled": True, "run_id": run_id})
 
@@ -260,23 +265,17 @@ async def signal_workflow(request: web.Request) -> web.Response:
 async def cancel_workflow(request: web.Request) -> web.Response:
     """``{"workflow_id", "run_id"}``: request cancellation."""
     body = await _body(request)
-    connection = request.app[CONNECTIONS].of(request)
-    run_id = await connection.request_cancel_workflow(RR.RequestCancelWorkflowExecutionRequest(
-        namespace=_namespace(request), workflow_id=_required(body, "workflow_id"),
-        run_id=str(body.get("run_id") or ""), identity=request.app[CONNECTIONS].identity,
-        request_id=str(uuid.uuid4()),
-    ))
+    run_id = await request.app[CONNECTIONS].of(request).request_cancel_workflow(
+        RR.RequestCancelWorkflowExecutionRequest(**_target(request, body))
+    )
     return web.json_response({"cancel_requested": True, "run_id": run_id})
 
 
 async def terminate_workflow(request: web.Request) -> web.Response:
     """``{"workflow_id", "run_id", "reason"}``: terminate at once (the reason is recorded in history)."""
     body = await _body(request)
-    connection = request.app[CONNECTIONS].of(request)
-    run_id = await connection.terminate_workflow(RR.TerminateWorkflowExecutionRequest(
-        namespace=_namespace(request), workflow_id=_required(body, "workflow_id"),
-        run_id=str(body.get("run_id") or ""), reason=str(body.get("reason") or "terminated from the web UI"),
-        identity=request.app[CONNECTIONS].identity, request_id=str(uuid.uuid4()),
+    run_id = await request.app[CONNECTIONS].of(request).terminate_workflow(RR.TerminateWorkflowExecutionRequest(
+        reason=str(body.get("reason") or "terminated from the web UI"), **_target(request, body),
     ))
     return web.json_response({"terminated": True, "run_id": run_id})
 

@@ -93,10 +93,11 @@ def event_json(event: Message) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "event_time": _value(event.DESCRIPTOR.fields_by_name["event_time"], event.event_time),
-        "event_type": _camel(type_name.removeprefix("EVENT_TYPE_")),
+        "event_type": camel(type_name.removeprefix("EVENT_TYPE_")),
         "attributes": message_json(getattr(event, kind)) if kind else {},
     }
 
 
-def _camel(upper_snake: str) -> str:
-    return "".join(part.title() for part in upper_snake.split("_"))
+def camel(snake: str) -> str:
+    """``ACTIVITY_TASK_SCHEDULED`` or ``start_child_workflow_execution_failed`` as ``ActivityTaskScheduled``."""
+    return "".join(part.title() for part in snake.split("_"))

@@ -21,14 +21,13 @@ import errno
 import socket
 import ssl
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from rayflow import constants
 from rayflow.exceptions import RayflowError, RPCError
 from rayflow.service.frontend.remote import GrpcServiceConnection, TLSConfig
+from rayflow.service.frontend.server import read_flag_file
 from rayflow.telemetry import http as telemetry_http
 from rayflow.ui import app as ui_app
 
@@ -48,15 +47,6 @@ class HttpServers:
         for runner in reversed(self.runners):
             await runner.cleanup()
         self.runners.clear()
-
-
-def _read(path: str | None, flag: str) -> bytes | None:
-    if not path:
-        return None
-    try:
-        return Path(path).read_bytes()
-    except OSError as err:
-        raise ValueError(f"{flag}: cannot read {path!r} ({err.strerror})") from None
 
 
 def _host(host: str) -> str:
@@ -98,32 +88,31 @@ async def start_http(args: argparse.Namespace, *, frontend_bind: str, frontend_p
     Raises ``ValueError`` (said to the user, exit code 2) when a port asked for is taken or TLS cannot work.
     """
     servers = HttpServers()
-    metrics = telemetry_http
     bind = args.ui_bind
     try:
         if args.metrics_port is not None:
             try:
-                runner = await metrics.serve_metrics(bind, args.metrics_port)
+                runner = await telemetry_http.serve_metrics(bind, args.metrics_port)
             except OSError as err:
                 raise _listen_error(err, "metrics endpoint", bind, args.metrics_port, "--metrics-port") from None
             servers.runners.append(runner)
             servers.metrics_url = _url("http", bind, runner.addresses[0][1]) + "/metrics"
         if not args.no_ui:
-            await _start_ui(args, servers, metrics, frontend_bind, frontend_port, tls_files)
+            await _start_ui(args, servers, frontend_bind, frontend_port, tls_files)
     except BaseException:
         await servers.close()
         raise
     return servers
 
 
-async def _start_ui(args: argparse.Namespace, servers: HttpServers, metrics: Any, frontend_bind: str,
-                    frontend_port: int, tls_files: tuple[bytes, bytes, bytes | None] | None) -> None:
+async def _start_ui(args: argparse.Namespace, servers: HttpServers, frontend_bind: str, frontend_port: int,
+                    tls_files: tuple[bytes, bytes, bytes | None] | None) -> None:
     target = f"{_host(_WILDCARDS.get(frontend_bind, frontend_bind))}:{frontend_port}"
     client_tls, context = None, None
     if tls_files is not None:
         cert_chain, _, client_ca = tls_files
-        client_cert = _read(args.ui_tls_client_cert, "--ui-tls-client-cert")
-        client_key = _read(args.ui_tls_client_key, "--ui-tls-client-key")
+        client_cert = read_flag_file(args.ui_tls_client_cert, "--ui-tls-client-cert")
+        client_key = read_flag_file(args.ui_tls_client_key, "--ui-tls-client-key")
         if bool(client_cert) != bool(client_key):
             raise ValueError("--ui-tls-client-cert and --ui-tls-client-key go together")
         if client_ca is not None and client_cert is None:
@@ -132,7 +121,7 @@ async def _start_ui(args: argparse.Namespace, servers: HttpServers, metrics: Any
                 "by that CA with --ui-tls-client-cert and --ui-tls-client-key (browsers then need one too)"
             )
             return
-        client_tls = TLSConfig(server_root_ca_cert=_read(args.ui_tls_ca, "--ui-tls-ca") or cert_chain,
+        client_tls = TLSConfig(server_root_ca_cert=read_flag_file(args.ui_tls_ca, "--ui-tls-ca") or cert_chain,
                                domain=args.ui_tls_server_name, client_cert=client_cert,
                                client_private_key=client_key)
         await _check_reachable(target, client_tls)
@@ -143,7 +132,7 @@ async def _start_ui(args: argparse.Namespace, servers: HttpServers, metrics: Any
             context.load_verify_locations(cadata=client_ca.decode())
     application = ui_app.build_app(target, client_tls)
     if args.metrics_port is None:
-        metrics.add_metrics_route(application)
+        telemetry_http.add_metrics_route(application)
     port = constants.DEFAULT_UI_PORT if args.ui_port is None else args.ui_port
     try:
         runner, port = await ui_app.serve(application, args.ui_bind, port, context)

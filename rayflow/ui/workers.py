@@ -10,6 +10,8 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from rayflow.ui.encode import camel
+
 _STARTED = {
     "workflow_task_started_event_attributes": "workflow",
     "activity_task_started_event_attributes": "activity",
@@ -82,6 +84,5 @@ def children(events: list[Message]) -> list[dict[str, Any]]:
                 continue
             if "workflow_execution" in a.DESCRIPTOR.fields_by_name and a.HasField("workflow_execution"):
                 child["run_id"] = a.workflow_execution.run_id or child["run_id"]
-            state = kind.removesuffix("_event_attributes").removeprefix("child_workflow_execution_")
-            child["state"] = "".join(part.title() for part in state.split("_"))
+            child["state"] = camel(kind.removesuffix("_event_attributes").removeprefix("child_workflow_execution_"))
     return list(by_initiated.values())

@@ -54,15 +54,6 @@ def _label_selector(pairs: list[str]) -> dict[str, str]:
     return selector
 
 
-def _read_file(path: str | None, flag: str) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return Path(path).read_bytes()
-    except OSError as err:
-        raise ValueError(f"{flag}: cannot read {path!r} ({err.strerror})") from None
-
-
 def start(args: argparse.Namespace) -> int:
     """Run the frontend in the foreground until SIGTERM/SIGINT; exit code 2 when it cannot start."""
     try:
@@ -76,7 +67,7 @@ async def _serve(args: argparse.Namespace) -> int:
     import ray
 
     from rayflow.service import bootstrap
-    from rayflow.service.frontend.server import FrontendServer, ServerTLS
+    from rayflow.service.frontend.server import FrontendServer, ServerTLS, read_flag_file
 
     request = _store_request(args)  # before Ray: a job's working directory goes away in ray.init
     selector = _label_selector(args.service_label_selector)
@@ -85,13 +76,13 @@ async def _serve(args: argparse.Namespace) -> int:
         if not (args.tls_cert and args.tls_key):
             raise ValueError("--tls-cert and --tls-key go together (--tls-client-ca adds mutual TLS to them)")
         tls = ServerTLS(
-            cert_chain=_read_file(args.tls_cert, "--tls-cert"),
-            private_key=_read_file(args.tls_key, "--tls-key"),
-            client_ca=_read_file(args.tls_client_ca, "--tls-client-ca"),
+            cert_chain=read_flag_file(args.tls_cert, "--tls-cert"),
+            private_key=read_flag_file(args.tls_key, "--tls-key"),
+            client_ca=read_flag_file(args.tls_client_ca, "--tls-client-ca"),
         )
     api_key = None
     if args.api_key_file:
-        api_key = (_read_file(args.api_key_file, "--api-key-file") or b"").decode().strip()
+        api_key = (read_flag_file(args.api_key_file, "--api-key-file") or b"").decode().strip()
         if not api_key:
             raise ValueError(f"--api-key-file {args.api_key_file!r} is empty")
     address = args.ray_address or os.environ.get("RAY_ADDRESS")

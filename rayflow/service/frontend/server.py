@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -43,6 +44,16 @@ class ServerTLS:
     cert_chain: bytes
     private_key: bytes
     client_ca: bytes | None = None
+
+
+def read_flag_file(path: str | None, flag: str) -> bytes | None:
+    """The bytes of the file a command-line flag names (None without one); ValueError naming the flag."""
+    if path is None:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise ValueError(f"{flag}: cannot read {path!r} ({err.strerror})") from None
 
 
 class FrontendServer:
